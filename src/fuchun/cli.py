@@ -1,0 +1,126 @@
+"""The command line: ``fuchun stylize | texture | reconstruct | weights``.
+
+Options are generated from :class:`fuchun.config.Config`; this module only parses, reports
+and turns every expected failure into one ``fuchun: error: ...`` line and exit status 2
+(bad input) or 1 (the run failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+
+import torch
+
+from .config import Config
+from .image_io import ImageError, write_image
+from .machine import DeviceError
+from .optimize import NonFiniteLoss
+from .weights import WeightsError
+from . import commands
+
+_NO_DEFAULT = object()
+
+
+class UsageError(ValueError):
+    """A bad command line (argparse's own errors are routed here)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump, exit status 2 via main()
+        raise UsageError(message)
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per Config field; defaults stay in Config (argparse default is a sentinel)."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for f in dataclasses.fields(Config):
+        meta = f.metadata
+        group = groups.setdefault(meta["group"], parser.add_argument_group(f"{meta['group']} options"))
+        flag = meta["flag"] or "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        help_text = f"{meta['help']} (default: {default if default is not None else 'from --preset'})"
+        if f.type in ("bool", bool):
+            group.add_argument(flag, dest=f.name, action="store_true", default=_NO_DEFAULT, help=meta["help"])
+        elif f.name == "shifts":
+            group.add_argument(flag, dest=f.name, nargs="+", default=_NO_DEFAULT, type=str, metavar="LAYER=D,..", help=help_text)
+        else:
+            group.add_argument(flag, dest=f.name, default=_NO_DEFAULT, type=_checked(meta["parse"], f.name),
+                               choices=meta["choices"], help=help_text)
+
+
+def _checked(parse, name: str):
+    """Wrap a parser so its ValueError becomes argparse's 'invalid value' with our text."""
+    if parse is None:
+        return str
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = name
+    return convert
+
+
+def config_options(ns: argparse.Namespace) -> dict:
+    """The Config fields the user actually gave on the command line."""
+    names = {f.name for f in dataclasses.fields(Config)}
+    out = {k: v for k, v in vars(ns).items() if k in names and v is not _NO_DEFAULT}
+    if "shifts" in out:
+        from .parse import shifts
+        out["shifts"] = shifts(out["shifts"])
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with its sub-commands."""
+    parser = _Parser(prog="fuchun", description="Neural style transfer by image iteration on a pretrained VGG.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, (help_text, positionals) in commands.RUN_COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        for pos, nargs, pos_help in positionals:
+            p.add_argument(pos, nargs=nargs, help=pos_help)
+        p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .tif)")
+        p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per channel of the output")
+        if name == "stylize":
+            p.add_argument("--style-blend", type=_checked(commands.blend_weights, "style_blend"),
+                           help="blend weights of several style images, e.g. 3,1,1")
+        _add_config_options(p)
+    w = sub.add_parser("weights", help="show cached weights; fetch them")
+    w.add_argument("--fetch", nargs="*", metavar="BACKBONE", help="fetch these backbones (default: vgg16)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fuchun`` command; returns the exit status."""
+    try:
+        ns = build_parser().parse_args(argv)
+        if ns.command == "weights":
+            return commands.weights_command(ns)
+        return commands.run_command(ns, config_options(ns))
+    except UsageError as exc:
+        return _fail(str(exc), 2)
+    except (ImageError, ValueError, DeviceError) as exc:
+        return _fail(str(exc), 2)
+    except WeightsError as exc:
+        return _fail(str(exc), 1)
+    except NonFiniteLoss as exc:
+        return _fail(str(exc), 1)
+    except torch.OutOfMemoryError:
+        return _fail("out of memory: try a smaller --size, --precision bf16 or --device cpu", 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"fuchun: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

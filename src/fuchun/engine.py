@@ -1,0 +1,160 @@
+"""One run from start to finish: pick the machine, load the network, go coarse to fine.
+
+This is the layer between the public API (``fuchun.api``) and the pieces: it resizes the
+images for each scale, builds that scale's objective, starts from the previous scale's
+result, and reports through a :class:`Reporter`. It never prints or exits.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from .config import Config
+from .features import VGGFeatures
+from .image_io import check_min_size, read_image, resize_image
+from .machine import Machine, pick_machine
+from .objective import Objective
+from .optimize import optimise
+from .report import Progress, Reporter, RunInfo
+from .weights import load_weights
+
+MIN_SCALE = 256  # coarse-to-fine starts here (or at the output size if smaller)
+SCALE_RATIO = math.sqrt(2)  # each scale has twice the pixels of the one before
+
+
+@dataclass
+class Job:
+    """What to make: the content image (or None), the style images and their blend."""
+
+    content: torch.Tensor | None  # (3, H, W) in [0, 1]
+    styles: list[torch.Tensor] = field(default_factory=list)
+    blend: list[float] | None = None
+
+
+def output_size(cfg: Config, job: Job) -> tuple[int, int]:
+    """(W, H) of the picture: the size option applied to the content's (or style's) aspect."""
+    if isinstance(cfg.size, tuple):
+        return cfg.size
+    if not isinstance(cfg.size, int):
+        raise ValueError(f"size {cfg.size!r} must be resolved to pixels before the run")
+    ref = job.content if job.content is not None else job.styles[0]
+    h, w = ref.shape[-2:]
+    scale = cfg.size / max(h, w)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def scale_sizes(cfg: Config, final: tuple[int, int]) -> list[tuple[int, int]]:
+    """(W, H) of every scale, smallest first, the last being ``final``."""
+    longest = max(final)
+    if cfg.scales == "none":
+        sides = [longest]
+    elif cfg.scales == "auto":
+        sides = [longest]
+        while sides[0] / SCALE_RATIO >= MIN_SCALE * 0.99:
+            sides.insert(0, round(sides[0] / SCALE_RATIO))
+    else:
+        sides = [s for s in cfg.scales if s < longest] + [longest]
+    return [(max(1, round(final[0] * s / longest)), max(1, round(final[1] * s / longest))) for s in sides]
+
+
+def scale_steps(total: int, sizes: list[tuple[int, int]]) -> list[int]:
+    """Split the step budget: each scale gets twice the steps of the next larger one
+    (as many as its pixels are cheaper), but never less than an eighth of the budget."""
+    if len(sizes) == 1:
+        return [total]
+    shares = [1.0 / (w * h) for w, h in sizes]
+    raw = [total * s / sum(shares) for s in shares]
+    floor = max(1, total // 8)
+    steps = [max(floor, round(r)) for r in raw]
+    return steps
+
+
+def run(cfg: Config, job: Job, reporter: Reporter | None = None) -> torch.Tensor:
+    """Make the picture of ``job`` under ``cfg``; returns (3, H, W) in [0, 1] on the CPU."""
+    reporter = reporter or Reporter()
+    cfg = cfg.resolved()
+    machine = pick_machine(cfg.device, cfg.precision)
+    weights = load_weights(cfg.backbone, weights_file=cfg.weights, progress=reporter.message)
+    net = VGGFeatures(
+        weights.spec.arch, state_dict=weights.state_dict, pooling=cfg.pooling, input_format=weights.spec.input_format
+    ).to(machine.device, memory_format=torch.channels_last)
+    final = output_size(cfg, job)
+    sizes = scale_sizes(cfg, final)
+    steps = scale_steps(cfg.steps, sizes)
+    reporter.start(RunInfo(backbone=cfg.backbone, weights_sha256=weights.sha256, device=str(machine.device),
+                           precision=machine.precision, sizes=sizes, steps=steps, config=cfg))
+    image, warned = None, set()
+    clock = Clock(sum(steps))
+    for index, (size, n_steps) in enumerate(zip(sizes, steps)):
+        objective = _objective(net, cfg, job, size, machine)
+        for w in objective.warnings:
+            if w not in warned:
+                warned.add(w)
+                reporter.warning(w)
+        start = _initial(cfg, job, size, image, machine)
+        image = optimise(objective, start, steps=n_steps, optimizer=cfg.optimizer, lr=cfg.lr, history=cfg.lbfgs_history,
+                         on_step=clock.hook(reporter, index, len(sizes), size))
+    return image[0].float().cpu()
+
+
+class Clock:
+    """Turns per-scale step callbacks into global :class:`Progress` reports."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.t0 = total, 0, time.perf_counter()
+
+    def hook(self, reporter: Reporter, scale: int, n_scales: int, size: tuple[int, int]):
+        def on_step(step, loss, terms, image):
+            self.done += 1
+            reporter.step(Progress(step=self.done, steps=self.total, scale=scale + 1, n_scales=n_scales, size=size,
+                                   loss=float(sum(terms.values())), terms=terms, elapsed=time.perf_counter() - self.t0,
+                                   image=image))
+        return on_step
+
+
+def _to_scale(image: torch.Tensor, size: tuple[int, int], machine: Machine, *, name: str) -> torch.Tensor:
+    """(3, H, W) -> (1, 3, h, w) on the run's device, at ``size`` = (w, h)."""
+    out = resize_image(image, size=size)
+    check_min_size(out, name=name)
+    return out.unsqueeze(0).to(machine.device).contiguous(memory_format=torch.channels_last)
+
+
+def style_size(cfg: Config, size: tuple[int, int], style: torch.Tensor) -> tuple[int, int]:
+    """(W, H) of a style image at this scale: its aspect, longest side = output × style_scale."""
+    side = cfg.style_size if cfg.style_size is not None else max(size) * cfg.style_scale
+    h, w = style.shape[-2:]
+    k = side / max(h, w)
+    return max(1, round(w * k)), max(1, round(h * k))
+
+
+def _objective(net, cfg: Config, job: Job, size, machine: Machine) -> Objective:
+    content = None if job.content is None else _to_scale(job.content, size, machine, name="content image")
+    styles = [_to_scale(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
+    return Objective(net, cfg, content=content, styles=styles, blend=job.blend, autocast=machine.autocast)
+
+
+def _initial(cfg: Config, job: Job, size, previous: torch.Tensor | None, machine: Machine) -> torch.Tensor:
+    """The start image of a scale: the previous result upsampled, or the configured init."""
+    w, h = size
+    if previous is not None:
+        return F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    if cfg.init == "content":
+        if job.content is None:
+            raise ValueError("init 'content' needs a content image; use --init noise")
+        return _to_scale(job.content, size, machine, name="content image")
+    if cfg.init == "noise":
+        noise = torch.rand(1, 3, h, w, generator=gen)
+    elif cfg.init == "style-mean":
+        if not job.styles:
+            raise ValueError("init 'style-mean' needs a style image")
+        mean = torch.stack([s.mean((-2, -1)) for s in job.styles]).mean(0).view(1, 3, 1, 1)
+        noise = (mean + 0.1 * torch.randn(1, 3, h, w, generator=gen)).clamp(0, 1)
+    else:
+        return _to_scale(read_image(cfg.init), size, machine, name="init image")
+    return noise.to(machine.device).contiguous(memory_format=torch.channels_last)

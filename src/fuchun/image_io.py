@@ -1,0 +1,609 @@
+"""Reading, resizing and writing images.
+
+Inside fuchun an image is a float32 tensor shaped (3, H, W) holding RGB values in [0, 1].
+This module is the border between that form and files or PIL images:
+
+* ``read_image`` accepts a path, a PIL image or a tensor and always returns that form.
+  Transparency is composited on white, EXIF orientation is applied, animations give
+  their first frame, and 16-bit files keep their full precision.
+* ``write_image`` writes 8-bit PNG/JPEG/TIFF or 16-bit PNG/TIFF atomically and refuses
+  to overwrite protected paths (the inputs of a run).
+
+Pillow (13) has no 16-bit RGB mode: it reads 16-bit RGB(A) PNG and TIFF files as 8-bit
+and cannot write them. So this module carries a small exact reader for non-interlaced
+16-bit RGB/RGBA/grey-alpha PNG and uncompressed 16-bit RGB TIFF, and small writers for
+both. Every other file goes through Pillow.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import struct
+import tempfile
+import warnings
+import zlib
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # colour management is optional in Pillow builds
+    from PIL import ImageCms
+except ImportError:  # pragma: no cover - depends on the Pillow build
+    ImageCms = None  # type: ignore[assignment]
+
+__all__ = [
+    "ALLOWED_FORMATS",
+    "MIN_SIDE",
+    "WRITE_SUFFIXES",
+    "ImageError",
+    "check_min_size",
+    "read_image",
+    "resize_image",
+    "to_pil",
+    "write_image",
+]
+
+StrPath = str | os.PathLike
+
+
+class ImageError(ValueError):
+    """A user-facing image problem (one clear sentence, includes the path)."""
+
+
+# formats Pillow may decode; everything else is refused before any decoder runs
+ALLOWED_FORMATS = {"PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF"}
+# output suffix -> Pillow format name
+WRITE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
+# bit depths each output format can hold
+_WRITE_DEPTHS = {"PNG": (8, 16), "JPEG": (8,), "TIFF": (8, 16)}
+# smallest side (px) the VGG networks can use (5 poolings leave >= 1 px)
+MIN_SIDE = 32
+
+_GRAY16_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+_EXIF_ORIENTATION = 0x0112
+# exceptions Pillow (and the exact readers below) raise for bad or hostile files
+_DECODE_ERRORS = (
+    UnidentifiedImageError,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    struct.error,
+    zlib.error,
+)
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _one_line(text: object) -> str:
+    """Collapse any whitespace (including newlines) so a message stays on one line."""
+    return " ".join(str(text).split())
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_image(source: StrPath | Image.Image | torch.Tensor) -> torch.Tensor:
+    """Load ``source`` as a float32 RGB tensor (3, H, W) in [0, 1].
+
+    ``source`` may be a file path, a PIL image or a tensor. Tensors may be (3, H, W),
+    (1, H, W) grey, or the same with a leading batch dimension of 1; float tensors are
+    clamped to [0, 1] and uint8 tensors divided by 255. A tensor result keeps the
+    device of the input and never shares its memory.
+    """
+    if isinstance(source, torch.Tensor):
+        return _tensor_to_image(source)
+    if isinstance(source, Image.Image):
+        try:
+            return _pil_to_tensor(ImageOps.exif_transpose(source))
+        except _DECODE_ERRORS as exc:
+            raise ImageError(f"cannot use the given PIL image: {_one_line(exc)}") from exc
+    if isinstance(source, (str, os.PathLike)):
+        return _read_path(pathlib.Path(source))
+    raise ImageError(f"cannot read an image from a {type(source).__name__}; give a path, PIL image or tensor")
+
+
+def _read_path(path: pathlib.Path) -> torch.Tensor:
+    """Decode the image file at ``path`` (first frame, orientation applied)."""
+    if not path.exists():
+        raise ImageError(f"cannot read image '{path}': no such file")
+    if path.is_dir():
+        raise ImageError(f"cannot read image '{path}': it is a directory, not an image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=sorted(ALLOWED_FORMATS)) as img:
+                orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+                img.load()  # full decode here, so truncated files fail inside the try
+                exact = _read_exact16(path, img)
+                if exact is not None:
+                    return _apply_orientation(exact, orientation)
+                return _pil_to_tensor(ImageOps.exif_transpose(img))
+    except _DECODE_ERRORS as exc:
+        raise ImageError(f"cannot read image '{path}': {_decode_reason(exc)}") from exc
+
+
+def _decode_reason(exc: BaseException) -> str:
+    """Explain a decoding failure in a few words."""
+    if isinstance(exc, UnidentifiedImageError):
+        accepted = ", ".join(sorted(ALLOWED_FORMATS))
+        return f"not an image file (or a format fuchun does not accept; accepted: {accepted})"
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return f"too many pixels, refused as a possible decompression bomb ({_one_line(exc)})"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    detail = _one_line(exc) or type(exc).__name__
+    return f"the file is truncated or corrupt ({detail})"
+
+
+def _pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    """Convert a PIL image of any supported mode to (3, H, W) float32 RGB on white.
+
+    Grey modes with more than 8 bits keep their precision: "I;16*" and "I" are read as
+    0..65535 (scaled by 1/65535, clamped), "F" is taken as [0, 1] when its maximum is
+    at most 1 and as 0..255 otherwise (NaN becomes 0, then clamped).
+    """
+    mode = img.mode
+    if mode in _GRAY16_MODES or mode == "I":
+        gray = np.asarray(img, dtype=np.float64) / 65535.0
+        return _gray_to_tensor(gray)
+    if mode == "F":
+        gray = np.nan_to_num(np.asarray(img, dtype=np.float32), nan=0.0)
+        if gray.size and gray.max() > 1.0:
+            gray = gray / 255.0
+        return _gray_to_tensor(gray)
+    if mode in _ALPHA_MODES or "transparency" in img.info:
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+        return _composite_on_white(rgba)
+    rgb = _cmyk_to_rgb(img) if mode == "CMYK" else img.convert("RGB")
+    return _hwc_to_tensor(np.asarray(rgb, dtype=np.float32) / 255.0)
+
+
+def _cmyk_to_rgb(img: Image.Image) -> Image.Image:
+    """Convert CMYK to RGB, through the embedded ICC profile when one is usable."""
+    icc = img.info.get("icc_profile")
+    if icc and ImageCms is not None:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            target = ImageCms.createProfile("sRGB")
+            converted = ImageCms.profileToProfile(img, source, target, outputMode="RGB")
+            if converted is not None:
+                return converted
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            pass  # an unusable profile: fall back to Pillow's plain conversion
+    return img.convert("RGB")
+
+
+def _hwc_to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) float array in [0, 1] -> (3, H, W) float32 tensor."""
+    chw = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)
+    return chw.clamp(0.0, 1.0).contiguous()
+
+
+def _gray_to_tensor(gray: np.ndarray) -> torch.Tensor:
+    """(H, W) float array in [0, 1] -> (3, H, W) float32 tensor."""
+    plane = torch.from_numpy(np.ascontiguousarray(gray, dtype=np.float32)).clamp(0.0, 1.0)
+    return plane.unsqueeze(0).expand(3, -1, -1).contiguous()  # (H, W) -> (3, H, W)
+
+
+def _composite_on_white(rgba: np.ndarray) -> torch.Tensor:
+    """(H, W, 4) float RGBA in [0, 1] (straight alpha) -> (3, H, W) RGB over white."""
+    alpha = rgba[..., 3:4]
+    return _hwc_to_tensor(rgba[..., :3] * alpha + (1.0 - alpha))
+
+
+def _apply_orientation(image: torch.Tensor, orientation: int) -> torch.Tensor:
+    """Apply an EXIF orientation (1..8) to a (3, H, W) tensor, as exif_transpose does."""
+    if orientation == 2:
+        image = image.flip(2)
+    elif orientation == 3:
+        image = image.flip(1, 2)
+    elif orientation == 4:
+        image = image.flip(1)
+    elif orientation == 5:
+        image = image.transpose(1, 2)  # (3, H, W) -> (3, W, H)
+    elif orientation == 6:
+        image = torch.rot90(image, k=-1, dims=(1, 2))  # clockwise
+    elif orientation == 7:
+        image = image.transpose(1, 2).flip(1, 2)  # (3, H, W) -> (3, W, H)
+    elif orientation == 8:
+        image = torch.rot90(image, k=1, dims=(1, 2))  # counter-clockwise
+    return image.contiguous()
+
+
+def _tensor_to_image(tensor: torch.Tensor) -> torch.Tensor:
+    """Validate a tensor given as an image and normalise it to (3, H, W) float32."""
+    shape = tuple(tensor.shape)
+    if tensor.dim() == 4 and shape[0] == 1:
+        tensor = tensor[0]  # (1, C, H, W) -> (C, H, W)
+    if tensor.dim() != 3 or tensor.shape[0] not in (1, 3) or 0 in tensor.shape:
+        raise ImageError(
+            f"cannot use a tensor of shape {list(shape)} as an image; "
+            "expected (3, H, W), (1, H, W) or (1, 3, H, W)"
+        )
+    if tensor.dtype == torch.uint8:
+        out = tensor.detach().to(torch.float32) / 255.0
+    elif tensor.is_floating_point():
+        out = tensor.detach().to(torch.float32)
+        if not bool(torch.isfinite(out).all()):
+            raise ImageError("cannot use an image tensor that contains NaN or infinite values")
+        out = out.clamp(0.0, 1.0)
+    else:
+        raise ImageError(f"cannot use a {tensor.dtype} tensor as an image; use float in [0, 1] or uint8")
+    return out.expand(3, -1, -1).contiguous().clone()  # (1|3, H, W) -> (3, H, W)
+
+
+# ----------------------------------------------------------- exact 16-bit reading
+
+
+def _read_exact16(path: pathlib.Path, img: Image.Image) -> torch.Tensor | None:
+    """Decode 16-bit RGB(A) data Pillow would reduce to 8 bits; None if not such a file."""
+    if img.format == "PNG" and img.mode in ("RGB", "RGBA", "LA"):
+        with open(path, "rb") as f:
+            head = f.read(29)
+        if len(head) == 29 and head.startswith(_PNG_SIGNATURE) and head[24] == 16:
+            return _decode_png16(path.read_bytes())
+    if img.format == "TIFF" and img.mode == "RGB":
+        return _decode_tiff16(path, img)
+    return None
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Split a PNG file into (type, body) chunks up to IEND, checking every CRC."""
+    if not data.startswith(_PNG_SIGNATURE):
+        raise ValueError("missing PNG signature")
+    chunks: list[tuple[bytes, bytes]] = []
+    pos = len(_PNG_SIGNATURE)
+    while True:
+        if pos + 8 > len(data):
+            raise ValueError("PNG ends before its IEND chunk")
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        crc = data[pos + 8 + length : pos + 12 + length]
+        if len(body) != length or len(crc) != 4:
+            raise ValueError("PNG chunk is cut short")
+        if zlib.crc32(kind + body) != struct.unpack(">I", crc)[0]:
+            raise ValueError(f"bad CRC in PNG chunk {kind.decode('latin-1')!r}")
+        chunks.append((kind, body))
+        pos += 12 + length
+        if kind == b"IEND":
+            return chunks
+
+
+def _decode_png16(data: bytes) -> torch.Tensor | None:
+    """Exactly decode a non-interlaced 16-bit RGB, RGBA or grey+alpha PNG."""
+    chunks = _png_chunks(data)
+    if not chunks or chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13:
+        raise ValueError("PNG does not start with a valid IHDR chunk")
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
+    channels = {2: 3, 4: 2, 6: 4}.get(colour)
+    kinds = {kind for kind, _ in chunks}
+    if depth != 16 or channels is None or interlace != 0 or b"acTL" in kinds:
+        return None  # not a case Pillow loses precision on, or one we leave to Pillow
+    bpp = 2 * channels
+    expected = height * (1 + width * bpp)
+    inflater = zlib.decompressobj()
+    raw = inflater.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"), expected)
+    if len(raw) != expected:
+        raise ValueError("PNG image data is truncated")
+    rows = _png_unfilter(np.frombuffer(raw, np.uint8), height=height, width=width, bpp=bpp)
+    samples = rows.view(">u2").reshape(height, width, channels)  # big-endian 16-bit samples
+    trns = dict(chunks).get(b"tRNS") if colour == 2 else None
+    return _samples16_to_tensor(samples, transparent=trns)
+
+
+def _paeth(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """The PNG Paeth predictor, elementwise."""
+    pa = np.abs(b - c)
+    pb = np.abs(a - c)
+    pc = np.abs(a + b - 2 * c)
+    return np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+
+
+def _png_unfilter(raw: np.ndarray, *, height: int, width: int, bpp: int) -> np.ndarray:
+    """Undo PNG row filters 0-4; returns (H, W * bpp) uint8.
+
+    Each pixel depends only on its left, upper and upper-left neighbours, so all pixels
+    on one anti-diagonal (x + y = t) are reconstructed together: H + W - 1 vector steps.
+    """
+    rows = raw.reshape(height, 1 + width * bpp)
+    kinds = rows[:, 0]
+    if kinds.size and kinds.max() > 4:
+        raise ValueError("unknown PNG filter type")
+    filtered = rows[:, 1:].reshape(height, width, bpp).astype(np.int32)  # (H, W * bpp) -> (H, W, bpp)
+    if not kinds.any():
+        return rows[:, 1:].copy()
+    out = np.zeros((height + 1, width + 1, bpp), np.int32)  # zero border above and left
+    for t in range(height + width - 1):
+        ys = np.arange(max(0, t - width + 1), min(height, t + 1))
+        xs = t - ys
+        a, b, c = out[ys + 1, xs], out[ys, xs + 1], out[ys, xs]
+        k = kinds[ys][:, None]
+        pred = np.where(k == 1, a, np.where(k == 2, b, np.where(k == 3, (a + b) >> 1, 0)))
+        pred = np.where(k == 4, _paeth(a, b, c), pred)
+        out[ys + 1, xs + 1] = (filtered[ys, xs] + pred) & 0xFF
+    return out[1:, 1:].astype(np.uint8).reshape(height, width * bpp)  # (H, W, bpp) -> (H, W * bpp)
+
+
+def _samples16_to_tensor(samples: np.ndarray, *, transparent: bytes | None = None) -> torch.Tensor:
+    """(H, W, C) 16-bit samples (C = 2 grey+alpha, 3 RGB, 4 RGBA) -> (3, H, W) on white."""
+    values = samples.astype(np.float64) / 65535.0
+    channels = samples.shape[2]
+    if channels == 2:
+        values = values[..., [0, 0, 0, 1]]  # grey+alpha -> RGBA
+    elif channels == 3 and transparent is not None and len(transparent) == 6:
+        key = np.array(struct.unpack(">HHH", transparent), dtype=samples.dtype)
+        alpha = np.where((samples == key).all(axis=2, keepdims=True), 0.0, 1.0)
+        values = np.concatenate([values, alpha], axis=2)
+    if values.shape[2] == 4:
+        return _composite_on_white(values)
+    return _hwc_to_tensor(values)
+
+
+def _tiff_tag(img: Image.Image, tag: int, default: object = None) -> tuple:
+    """One TIFF tag of ``img`` as a tuple (empty when absent and no default)."""
+    value = img.tag_v2.get(tag, default)  # type: ignore[attr-defined]
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _decode_tiff16(path: pathlib.Path, img: Image.Image) -> torch.Tensor | None:
+    """Exactly read an uncompressed, chunky, stripped 16-bit RGB TIFF; None otherwise."""
+    wanted = {258: (16, 16, 16), 277: (3,), 259: (1,), 262: (2,), 284: (1,), 339: (1, 1, 1)}
+    defaults = {259: 1, 284: 1, 339: (1, 1, 1)}
+    if any(_tiff_tag(img, tag, defaults.get(tag)) not in (value, value[:1]) for tag, value in wanted.items()):
+        return None
+    offsets, counts = _tiff_tag(img, 273), _tiff_tag(img, 279)
+    if not offsets or len(offsets) != len(counts) or _tiff_tag(img, 324):
+        return None  # tiled or malformed strip layout: leave it to Pillow
+    width, height = img.size
+    with open(path, "rb") as f:
+        order = f.read(2)
+        parts = []
+        for offset, count in zip(offsets, counts):
+            f.seek(offset)
+            parts.append(f.read(count))
+    data = b"".join(parts)
+    needed = width * height * 6
+    if len(data) < needed or order not in (b"II", b"MM"):
+        raise ValueError("TIFF image data is truncated")
+    dtype = "<u2" if order == b"II" else ">u2"
+    samples = np.frombuffer(data[:needed], dtype=dtype).reshape(height, width, 3)
+    return _samples16_to_tensor(samples)
+
+
+# --------------------------------------------------------------------------- resizing
+
+
+def resize_image(image: torch.Tensor, *, size: int | tuple[int, int]) -> torch.Tensor:
+    """Resize a (3, H, W) image, antialiased bicubic, clamped to [0, 1].
+
+    An int makes the longest side ``size`` pixels and keeps the aspect ratio (each side
+    rounded, at least 1). A (W, H) tuple gives the exact output size.
+    """
+    _check_image_tensor(image)
+    height, width = image.shape[-2:]
+    new_w, new_h = _target_size(width, height, size)
+    if (new_w, new_h) == (width, height):
+        return image.clone()
+    batch = image.unsqueeze(0)  # (3, H, W) -> (1, 3, H, W)
+    out = F.interpolate(batch, size=(new_h, new_w), mode="bicubic", align_corners=False, antialias=True)
+    return out[0].clamp(0.0, 1.0)  # (1, 3, h, w) -> (3, h, w)
+
+
+def _target_size(width: int, height: int, size: int | tuple[int, int]) -> tuple[int, int]:
+    """Output (W, H) for ``resize_image``'s ``size`` argument."""
+    if isinstance(size, tuple):
+        if len(size) != 2 or not all(_is_positive_int(s) for s in size):
+            raise ImageError(f"image size must be (width, height) with positive integers, not {size!r}")
+        return size[0], size[1]
+    if not _is_positive_int(size):
+        raise ImageError(f"image size must be a positive integer, not {size!r}")
+    scale = size / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _is_positive_int(value: object) -> bool:
+    """True for ints >= 1 (bools excluded)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _check_image_tensor(image: torch.Tensor) -> None:
+    """Raise ImageError unless ``image`` is a non-empty floating (3, H, W) tensor."""
+    if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 3:
+        shape = list(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ImageError(f"expected an image tensor shaped (3, H, W), got {shape}")
+    if not image.is_floating_point() or 0 in image.shape:
+        raise ImageError(f"expected a non-empty floating image tensor, got {image.dtype} {list(image.shape)}")
+
+
+def check_min_size(image: torch.Tensor, *, name: str, min_side: int = MIN_SIDE) -> None:
+    """Raise ImageError if either side of ``image`` is below ``min_side`` pixels."""
+    height, width = image.shape[-2:]
+    if min(height, width) < min_side:
+        raise ImageError(f"{name} is {width}x{height} px; fuchun needs at least {min_side} px on each side")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """Convert a (3, H, W) image in [0, 1] to an 8-bit RGB PIL image."""
+    hwc = _quantize(image, levels=255).astype(np.uint8)
+    return Image.fromarray(hwc)
+
+
+def _quantize(image: torch.Tensor, *, levels: int) -> np.ndarray:
+    """Round a (3, H, W) image to integers 0..levels, returned as (H, W, 3) int32."""
+    _check_image_tensor(image)
+    values = image.detach().to("cpu", torch.float64)
+    if not bool(torch.isfinite(values).all()):
+        raise ImageError("cannot save an image that contains NaN or infinite values")
+    scaled = (values.clamp(0.0, 1.0) * levels).round().to(torch.int32)
+    return scaled.permute(1, 2, 0).contiguous().numpy()  # (3, H, W) -> (H, W, 3)
+
+
+def write_image(
+    image: torch.Tensor,
+    path: StrPath,
+    *,
+    bit_depth: int = 8,
+    protect: Iterable[StrPath] = (),
+    quality: int = 95,
+) -> pathlib.Path:
+    """Write ``image`` to ``path`` atomically; the suffix picks the format.
+
+    .png and .tif/.tiff take ``bit_depth`` 8 or 16, .jpg/.jpeg only 8 (``quality``
+    1..100, 4:4:4 chroma). Paths in ``protect`` are never overwritten. The data goes to
+    a temporary file in the same directory that replaces ``path`` only when complete.
+    """
+    target = pathlib.Path(path)
+    fmt = check_writable(target, bit_depth=bit_depth, protect=protect, quality=quality)
+    payload = _encode(image, fmt=fmt, bit_depth=bit_depth, quality=quality)
+    _write_atomically(target, payload)
+    return target
+
+
+def check_writable(
+    path: StrPath, *, bit_depth: int = 8, protect: Iterable[StrPath] = (), quality: int = 95
+) -> str:
+    """Raise ImageError unless ``path`` could be written (checked before a long run); return the format."""
+    target = pathlib.Path(path)
+    fmt = _check_write_request(target, bit_depth=bit_depth, quality=quality)
+    for guarded in protect:
+        if _same_file(target, pathlib.Path(guarded)):
+            raise ImageError(f"refusing to overwrite input image '{target}'; choose another output path")
+    _check_output_location(target)
+    return fmt
+
+
+def _check_write_request(target: pathlib.Path, *, bit_depth: int, quality: int) -> str:
+    """Validate suffix, bit depth and quality; return the Pillow format name."""
+    choices = ", ".join(sorted(WRITE_SUFFIXES))
+    fmt = WRITE_SUFFIXES.get(target.suffix.lower())
+    if fmt is None:
+        found = f"suffix '{target.suffix}'" if target.suffix else "no suffix"
+        raise ImageError(f"cannot write '{target}': {found} is not supported; use one of {choices}")
+    if bit_depth not in _WRITE_DEPTHS[fmt]:
+        depths = " or ".join(str(d) for d in _WRITE_DEPTHS[fmt])
+        raise ImageError(
+            f"cannot write '{target}': {fmt} supports bit depth {depths}, not {bit_depth!r}; "
+            "use .png or .tif/.tiff for 16-bit output"
+        )
+    if fmt == "JPEG" and not (_is_positive_int(quality) and quality <= 100):
+        raise ImageError(
+            f"cannot write '{target}': JPEG quality must be an integer from 1 to 100, not {quality!r}"
+        )
+    return fmt
+
+
+def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
+    """True if ``a`` and ``b`` name the same file (inode when both exist, else resolved path)."""
+    if a.exists() and b.exists():
+        try:
+            return os.path.samefile(a, b)
+        except OSError:
+            pass
+    return os.path.normcase(a.resolve()) == os.path.normcase(b.resolve())
+
+
+def _check_output_location(target: pathlib.Path) -> None:
+    """Raise ImageError if ``target``'s directory is missing or ``target`` is a directory."""
+    parent = target.parent
+    if not parent.is_dir():
+        raise ImageError(f"cannot write '{target}': directory '{parent}' does not exist")
+    if target.is_dir():
+        raise ImageError(f"cannot write '{target}': it is a directory")
+
+
+def _encode(image: torch.Tensor, *, fmt: str, bit_depth: int, quality: int) -> bytes:
+    """Encode ``image`` as the bytes of a ``fmt`` file."""
+    if bit_depth == 16:
+        samples = _quantize(image, levels=65535).astype(np.uint16)
+        return _png16_bytes(samples) if fmt == "PNG" else _tiff16_bytes(samples)
+    options: dict[str, object] = {}
+    if fmt == "JPEG":
+        options = {"quality": quality, "subsampling": 0}
+    buffer = io.BytesIO()
+    to_pil(image).save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def _write_atomically(target: pathlib.Path, payload: bytes) -> None:
+    """Write ``payload`` to a temp file beside ``target``, then rename it into place."""
+    try:
+        tmp = tempfile.NamedTemporaryFile(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
+        )
+    except OSError as exc:
+        raise ImageError(f"cannot write '{target}': {_one_line(exc.strerror or exc)}") from exc
+    try:
+        with tmp:
+            tmp.write(payload)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp.name, 0o666 & ~_umask())
+        os.replace(tmp.name, target)
+    except BaseException as exc:
+        pathlib.Path(tmp.name).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ImageError(f"cannot write '{target}': {_one_line(exc.strerror or exc)}") from exc
+        raise
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _png16_bytes(samples: np.ndarray) -> bytes:
+    """A 16-bit RGB PNG (colour type 2, filter 0 on every row) from (H, W, 3) uint16."""
+    height, width, _ = samples.shape
+    rows = samples.astype(">u2").view(np.uint8).reshape(height, width * 6)  # (H, W, 3) -> (H, 6W) bytes
+    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1)  # filter byte 0 per row
+    compressed = zlib.compress(raw.tobytes(), 6)
+    step = 1 << 20
+    idat = [_png_chunk(b"IDAT", compressed[i : i + step]) for i in range(0, len(compressed), step)]
+    header = _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+    return _PNG_SIGNATURE + header + b"".join(idat) + _png_chunk(b"IEND", b"")
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, body, CRC."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _tiff16_bytes(samples: np.ndarray) -> bytes:
+    """An uncompressed little-endian baseline TIFF, 16-bit RGB, one strip, from (H, W, 3) uint16."""
+    height, width, _ = samples.shape
+    pixels = samples.astype("<u2").tobytes()
+    if len(pixels) > 0xFFFF_0000:
+        raise ImageError(f"cannot write a {width}x{height} 16-bit TIFF: larger than 4 GiB")
+    short, long_ = 3, 4
+    entries = [  # (tag, type, count, value) sorted by tag; 258's value is set below
+        (256, long_, 1, width), (257, long_, 1, height), (258, short, 3, 0), (259, short, 1, 1),
+        (262, short, 1, 2), (273, long_, 1, 0), (277, short, 1, 3), (278, long_, 1, height),
+        (279, long_, 1, len(pixels)), (284, short, 1, 1),
+    ]  # fmt: skip
+    ifd_size = 2 + 12 * len(entries) + 4
+    bits_offset = 8 + ifd_size
+    data_offset = bits_offset + 6
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        value = {258: bits_offset, 273: data_offset}.get(tag, value)
+        packed = struct.pack("<HH", value, 0) if kind == short and count == 1 else struct.pack("<I", value)
+        ifd += struct.pack("<HHI", tag, kind, count) + packed
+    ifd += struct.pack("<I", 0)  # no next IFD
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<HHH", 16, 16, 16) + pixels

@@ -1,0 +1,27 @@
+"""The losses of fuchun, one small module each.
+
+Every style/content term is normalised by the energy of its own target (the mean square
+of the target statistic), so a term's value is a relative error: about 1 when nothing
+matches and 0 at the target, whatever the layer, the image size or the backbone. This is
+what lets one set of default weights work from 256 to 2048 px (see ``fuchun.config``).
+"""
+
+from .content import ContentLoss, content_loss
+from .gram import GramLoss, gram_matrix
+from .histogram import HistogramLoss, histogram_match, quantile_table
+from .shifted import ShiftedGramLoss, shifted_gram
+from .tv import TVLoss, total_variation
+
+__all__ = [
+    "ContentLoss",
+    "GramLoss",
+    "HistogramLoss",
+    "ShiftedGramLoss",
+    "TVLoss",
+    "content_loss",
+    "gram_matrix",
+    "histogram_match",
+    "quantile_table",
+    "shifted_gram",
+    "total_variation",
+]

@@ -1,0 +1,31 @@
+"""Content loss (Gatys, Ecker & Bethge 2015, "A Neural Algorithm of Artistic Style", arXiv 1508.06576)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._common import energy
+
+
+def content_loss(feats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared feature difference, divided by the target's mean square.
+
+    Gatys et al. use the plain (summed) squared error; dividing by the target's energy makes
+    the value a relative error comparable across layers and image sizes.
+    """
+    return (feats.float() - target.float()).pow(2).mean() / energy(target)
+
+
+class ContentLoss(nn.Module):
+    """Holds the content image's features of one layer; forward gives :func:`content_loss`."""
+
+    def __init__(self, target: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("target", target.detach().float())
+        self.register_buffer("scale", energy(target))
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        if feats.shape != self.target.shape:
+            raise ValueError(f"content features {tuple(feats.shape)} != target {tuple(self.target.shape)}")
+        return (feats.float() - self.target).pow(2).mean() / self.scale

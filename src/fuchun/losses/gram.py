@@ -1,0 +1,43 @@
+"""Gram-matrix style loss (Gatys, Ecker & Bethge 2015, arXiv 1508.06576)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._common import blend, energy, flat
+
+
+def gram_matrix(feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """G = F Fᵀ / M for (B, C, H, W) features -> (B, C, C), in float32.
+
+    With ``mask`` (B, 1, H, W) of weights in [0, 1], each position counts by its weight and
+    the sum is divided by the total weight: the Gram matrix of one region (Gatys et al. 2017).
+    """
+    f = flat(feats)  # (B, C, M)
+    if mask is None:
+        return f @ f.transpose(1, 2) / f.shape[-1]
+    m = flat(mask)  # (B, 1, M)
+    return (f * m) @ f.transpose(1, 2) / m.sum(-1, keepdim=True).clamp_min(1e-8)
+
+
+class GramLoss(nn.Module):
+    """mean((G(F) − G_target)²) / mean(G_target²) for one layer.
+
+    Gatys et al. normalise by 4C²M²; we normalise G by M (so style and output sizes may
+    differ) and the loss by the target's energy (so layers weigh alike).
+    """
+
+    def __init__(self, target: torch.Tensor, *, mask: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.register_buffer("target", target.detach().float())
+        self.register_buffer("scale", energy(target))
+        self.register_buffer("mask", None if mask is None else mask.detach().float())
+
+    @classmethod
+    def from_styles(cls, feats: list[torch.Tensor], weights: list[float] | None = None, **kw) -> "GramLoss":
+        """The loss whose target is the weighted blend of several style images' Grams."""
+        return cls(blend([gram_matrix(f) for f in feats], weights), **kw)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return (gram_matrix(feats, self.mask) - self.target).pow(2).mean() / self.scale

@@ -1,0 +1,116 @@
+"""Histogram loss, exact per channel (Risser, Wilmot & Barnes 2017, arXiv 1701.08893).
+
+R(F) replaces every activation of a channel by the style activation of the same quantile;
+the loss is mean((F − R(F))²) with R(F) detached, i.e. per channel the squared 1-D
+Wasserstein-2 distance between the two activation distributions. The paper matches
+256-bin histograms; we sort instead (exact, and torch.sort is fast on CPU and GPU), and
+keep the binned variant (``bins=256``) for comparison.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._common import blend, flat, normalised_weights
+
+
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """Row-wise linear interpolation: x (C, N), increasing xp and fp (C, K) -> (C, N)."""
+    k = xp.shape[-1]
+    hi = torch.searchsorted(xp.contiguous(), x.contiguous()).clamp(1, k - 1)
+    lo = hi - 1
+    x0, x1 = xp.gather(-1, lo), xp.gather(-1, hi)
+    y0, y1 = fp.gather(-1, lo), fp.gather(-1, hi)
+    t = ((x - x0) / (x1 - x0).clamp_min(1e-12)).clamp(0, 1)
+    return y0 + t * (y1 - y0)
+
+
+def quantile_table(feats: list[torch.Tensor], weights: list[float] | None = None) -> torch.Tensor:
+    """Sorted per-channel values (C, K) of the style distribution at levels (k + ½)/K.
+
+    One style image gives its own sorted activations (K = H·W, exact). Several give their
+    weighted mixture — each image's pixels carry mass w_i / M_i — resampled at K = max M_i.
+    """
+    flats = [flat(f)[0] for f in feats]  # each (C, M_i)
+    if len(flats) == 1 and (weights is None or len(weights) == 1):
+        return flats[0].sort(-1).values
+    w = normalised_weights(weights, len(flats))
+    values = torch.cat(flats, -1)  # (C, ΣM)
+    mass = torch.cat([torch.full((f.shape[-1],), wi / f.shape[-1]) for f, wi in zip(flats, w)])
+    order = values.argsort(-1)
+    sorted_values = values.gather(-1, order)
+    m = mass.to(values.device)[order]  # (C, ΣM)
+    centres = m.cumsum(-1) - m / 2
+    k = max(f.shape[-1] for f in flats)
+    levels = ((torch.arange(k, device=values.device) + 0.5) / k).expand(values.shape[0], k)
+    return _interp(levels.contiguous(), centres, sorted_values)
+
+
+def histogram_match(feats: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """R(F): each channel of (B, C, H, W) ``feats`` given the values of ``table`` (C, K) at its ranks."""
+    b, c, h, w = feats.shape
+    f = flat(feats)  # (B, C, M)
+    m, k = f.shape[-1], table.shape[-1]
+    order = f.argsort(-1)
+    # rank r sits at level (r + ½)/M, i.e. at fractional index (r + ½)·K/M − ½ of the table
+    pos = ((torch.arange(m, device=f.device, dtype=torch.float32) + 0.5) * (k / m) - 0.5).clamp(0, k - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp_max(k - 1)
+    t = pos - lo
+    values = table[:, lo] * (1 - t) + table[:, hi] * t  # (C, M), increasing in rank
+    matched = torch.empty_like(f).scatter_(-1, order, values.expand(b, c, m))
+    return matched.reshape(b, c, h, w)
+
+
+def _binned_cdf(f: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bins: int) -> torch.Tensor:
+    """Per-channel normalised cumulative histogram (C, bins + 1) of f (C, M) over [lo, hi]."""
+    width = (hi - lo).clamp_min(1e-12)
+    idx = ((f - lo) / width * bins).long().clamp(0, bins - 1)
+    counts = torch.zeros(f.shape[0], bins, device=f.device).scatter_add_(-1, idx, torch.ones_like(f))
+    cdf = torch.cat([counts.new_zeros(f.shape[0], 1), counts.cumsum(-1)], -1)
+    return cdf / cdf[:, -1:]
+
+
+def binned_match(feats: torch.Tensor, cdf: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """R(F) with 256-bin-style histograms, as in Risser et al.: map F through its own binned
+    CDF, then through the inverse of the style's binned CDF (linear inside bins)."""
+    b, c, h, w = feats.shape
+    bins = cdf.shape[-1] - 1
+    out = []
+    for f in flat(feats):  # (C, M); the batch is tiny, channels are vectorised
+        f_lo, f_hi = f.min(-1, keepdim=True).values, f.max(-1, keepdim=True).values
+        own = _binned_cdf(f, f_lo, f_hi, bins)
+        edges = f_lo + (f_hi - f_lo) * torch.linspace(0, 1, bins + 1, device=f.device)
+        q = _interp(f, edges, own)  # quantile of each activation
+        style_edges = lo + (hi - lo) * torch.linspace(0, 1, bins + 1, device=f.device)
+        out.append(_interp(q, cdf, style_edges))
+    return torch.stack(out).reshape(b, c, h, w)
+
+
+class HistogramLoss(nn.Module):
+    """mean((F − R(F).detach())²) / mean(S²) for one layer; exact, or binned with ``bins``."""
+
+    def __init__(self, feats: list[torch.Tensor], weights: list[float] | None = None, *, bins: int | None = None) -> None:
+        super().__init__()
+        self.bins = bins
+        table = quantile_table(feats, weights)
+        self.register_buffer("scale", table.pow(2).mean().clamp_min(1e-12))
+        if bins is None:
+            self.register_buffer("table", table)
+            return
+        lo, hi = table[:, :1], table[:, -1:]
+        cdfs = [_binned_cdf(flat(f)[0], lo, hi, bins) for f in feats]
+        self.register_buffer("cdf", blend(cdfs, weights))
+        self.register_buffer("lo", lo)
+        self.register_buffer("hi", hi)
+
+    def target(self, feats: torch.Tensor) -> torch.Tensor:
+        """The detached histogram-matched features R(F)."""
+        with torch.no_grad():
+            if self.bins is None:
+                return histogram_match(feats, self.table)
+            return binned_match(feats, self.cdf, self.lo, self.hi)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return (feats.float() - self.target(feats)).pow(2).mean() / self.scale

@@ -1,0 +1,20 @@
+"""Total variation (Mahendran & Vedaldi 2015, "Understanding Deep Image Representations by Inverting Them")."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of vertical plus horizontal neighbours of a (B, 3, H, W) image."""
+    dy = image[:, :, 1:, :] - image[:, :, :-1, :]
+    dx = image[:, :, :, 1:] - image[:, :, :, :-1]
+    return dy.float().pow(2).mean() + dx.float().pow(2).mean()
+
+
+class TVLoss(nn.Module):
+    """Module twin of :func:`total_variation` (it acts on pixels, not features)."""
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return total_variation(image)

