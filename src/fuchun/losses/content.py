@@ -14,6 +14,8 @@ def content_loss(feats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     Gatys et al. use the plain (summed) squared error; dividing by the target's energy makes
     the value a relative error comparable across layers and image sizes.
     """
+    if feats.shape != target.shape:
+        raise ValueError(f"content features {tuple(feats.shape)} != target {tuple(target.shape)}")
     return (feats.float() - target.float()).pow(2).mean() / energy(target)
 
 
@@ -26,6 +28,4 @@ class ContentLoss(nn.Module):
         self.register_buffer("scale", energy(target))
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        if feats.shape != self.target.shape:
-            raise ValueError(f"content features {tuple(feats.shape)} != target {tuple(self.target.shape)}")
-        return (feats.float() - self.target).pow(2).mean() / self.scale
+        return content_loss(feats, self.target)

@@ -33,9 +33,10 @@ def quantile_table(feats: list[torch.Tensor], weights: list[float] | None = None
     weighted mixture — each image's pixels carry mass w_i / M_i — resampled at K = max M_i.
     """
     flats = [flat(f)[0] for f in feats]  # each (C, M_i)
-    if len(flats) == 1 and (weights is None or len(weights) == 1):
-        return flats[0].sort(-1).values
     w = normalised_weights(weights, len(flats))
+    flats, w = [f for f, wi in zip(flats, w) if wi > 0], [wi for wi in w if wi > 0]  # weight 0: no mass
+    if len(flats) == 1:
+        return flats[0].sort(-1).values
     values = torch.cat(flats, -1)  # (C, ΣM)
     mass = torch.cat([torch.full((f.shape[-1],), wi / f.shape[-1]) for f, wi in zip(flats, w)])
     order = values.argsort(-1)
