@@ -165,12 +165,12 @@ def test_loss_gradient_treats_target_as_constant():
     torch.testing.assert_close(feats.grad, expected)
 
 
-def test_loss_loose_gradcheck():
+def test_loss_gradcheck():
     # values are >= 1/16 apart, so a step of 1e-3 never changes a rank (R stays constant)
     style = _distinct(2, 3, 4, seed=17)
     loss = HistogramLoss([style])
     x = _distinct(2, 4, 4, seed=18).double().requires_grad_(True)
-    assert torch.autograd.gradcheck(loss, (x,), eps=1e-3, atol=1e-3, rtol=1e-2)
+    assert torch.autograd.gradcheck(loss, (x,))
 
 
 @pytest.mark.parametrize("style_hw", [(64, 64), (48, 80)])

@@ -9,13 +9,21 @@ EPS = 1e-12  # keeps a normalisation finite for an all-zero target
 
 def energy(target: torch.Tensor) -> torch.Tensor:
     """Mean square of a target statistic: the scale a relative error is measured against."""
-    return target.float().pow(2).mean().clamp_min(EPS)
+    return exact(target).pow(2).mean().clamp_min(EPS)
+
+
+def exact(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32, or float64 if it already is (statistics are never taken in bf16)."""
+    return x if x.dtype == torch.float64 else x.float()
 
 
 def flat(feats: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C, H*W) in float32 (statistics are never taken in bf16)."""
+    """(B, C, H, W) -> (B, C, H*W) in float32 (float64 stays float64)."""
     b, c, h, w = feats.shape
-    return feats.float().reshape(b, c, h * w)
+    f = exact(feats)
+    if f.is_contiguous(memory_format=torch.channels_last) and not f.is_contiguous():
+        return f.permute(0, 2, 3, 1).reshape(b, h * w, c).transpose(1, 2)  # a view: no copy
+    return f.reshape(b, c, h * w)
 
 
 def normalised_weights(weights: list[float] | None, n: int) -> list[float]:

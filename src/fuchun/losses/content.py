@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import energy
+from ._common import energy, exact
 
 
 def content_loss(feats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -16,7 +16,7 @@ def content_loss(feats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """
     if feats.shape != target.shape:
         raise ValueError(f"content features {tuple(feats.shape)} != target {tuple(target.shape)}")
-    return (feats.float() - target.float()).pow(2).mean() / energy(target)
+    return (exact(feats) - exact(target)).pow(2).mean() / energy(target)
 
 
 class ContentLoss(nn.Module):
@@ -24,7 +24,7 @@ class ContentLoss(nn.Module):
 
     def __init__(self, target: torch.Tensor) -> None:
         super().__init__()
-        self.register_buffer("target", target.detach().float())
+        self.register_buffer("target", exact(target.detach()))
         self.register_buffer("scale", energy(target))
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import blend, energy, flat
+from ._common import blend, energy, exact, flat
+
+
+class _Gram(torch.autograd.Function):
+    """G = F Fᵀ / M with a one-product backward: dF = (dG + dGᵀ) F / M (autograd would do two)."""
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor) -> torch.Tensor:  # f: (B, C, M)
+        ctx.save_for_backward(f)
+        return f @ f.transpose(1, 2) / f.shape[-1]
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (f,) = ctx.saved_tensors
+        return (grad + grad.transpose(1, 2)) @ f / f.shape[-1]
 
 
 def gram_matrix(feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -16,7 +30,7 @@ def gram_matrix(feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.
     """
     f = flat(feats)  # (B, C, M)
     if mask is None:
-        return f @ f.transpose(1, 2) / f.shape[-1]
+        return _Gram.apply(f)
     m = flat(mask)  # (B, 1, M)
     return (f * m) @ f.transpose(1, 2) / m.sum(-1, keepdim=True).clamp_min(1e-8)
 
@@ -30,9 +44,9 @@ class GramLoss(nn.Module):
 
     def __init__(self, target: torch.Tensor, *, mask: torch.Tensor | None = None) -> None:
         super().__init__()
-        self.register_buffer("target", target.detach().float())
+        self.register_buffer("target", exact(target.detach()))
         self.register_buffer("scale", energy(target))
-        self.register_buffer("mask", None if mask is None else mask.detach().float())
+        self.register_buffer("mask", None if mask is None else exact(mask.detach()))
 
     @classmethod
     def from_styles(cls, feats: list[torch.Tensor], weights: list[float] | None = None, **kw) -> "GramLoss":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import blend, flat, normalised_weights
+from ._common import blend, exact, flat, normalised_weights
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
@@ -60,7 +60,7 @@ def histogram_match(feats: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     hi = (lo + 1).clamp_max(k - 1)
     t = pos - lo
     values = table[:, lo] * (1 - t) + table[:, hi] * t  # (C, M), increasing in rank
-    matched = torch.empty_like(f).scatter_(-1, order, values.expand(b, c, m))
+    matched = torch.empty_like(f).scatter_(-1, order, values.to(f.dtype).expand(b, c, m))
     return matched.reshape(b, c, h, w)
 
 
@@ -114,4 +114,4 @@ class HistogramLoss(nn.Module):
             return binned_match(feats, self.cdf, self.lo, self.hi)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        return (feats.float() - self.target(feats)).pow(2).mean() / self.scale
+        return (exact(feats) - self.target(feats)).pow(2).mean() / self.scale

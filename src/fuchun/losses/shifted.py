@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._common import blend, flat
+from ._common import blend, exact, flat
 
 
 def shifted_gram(feats: torch.Tensor, delta: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,9 +50,9 @@ class ShiftedGramLoss(nn.Module):
         self.deltas = sorted(targets)
         for d in self.deltas:
             t_x, t_y = targets[d]
-            self.register_buffer(f"target_x{d}", t_x.detach().float())
-            self.register_buffer(f"target_y{d}", t_y.detach().float())
-            scale = 0.5 * (t_x.float().pow(2).mean() + t_y.float().pow(2).mean())
+            self.register_buffer(f"target_x{d}", exact(t_x.detach()))
+            self.register_buffer(f"target_y{d}", exact(t_y.detach()))
+            scale = 0.5 * (exact(t_x).pow(2).mean() + exact(t_y).pow(2).mean())
             self.register_buffer(f"scale{d}", scale.clamp_min(1e-12))
 
     @classmethod

@@ -5,12 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._common import exact
+
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of vertical plus horizontal neighbours of a (B, 3, H, W) image."""
     dy = image[:, :, 1:, :] - image[:, :, :-1, :]
     dx = image[:, :, :, 1:] - image[:, :, :, :-1]
-    return dy.float().pow(2).mean() + dx.float().pow(2).mean()
+    return exact(dy).pow(2).mean() + exact(dx).pow(2).mean()
 
 
 class TVLoss(nn.Module):
