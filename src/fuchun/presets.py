@@ -10,8 +10,11 @@ from __future__ import annotations
 from types import MappingProxyType
 
 GATYS_STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-# several δ per layer, averaged; the largest span ~64 px at every layer
-DEFAULT_SHIFTS = {"relu1_1": (4, 8, 16, 32, 64), "relu2_1": (4, 8, 16, 32), "relu3_1": (4, 8, 16), "relu4_1": (4, 8)}
+# several δ per layer, averaged: spans of 4-64 image px at each layer (a public reimplementation
+# of Berger & Memisevic); 14 (layer, δ) pairs, each as costly as one Gram matrix
+BERGER_SHIFTS = {"relu1_1": (4, 8, 16, 32, 64), "relu2_1": (4, 8, 16, 32), "relu3_1": (4, 8, 16), "relu4_1": (4, 8)}
+# fuchun's default: one δ per layer spanning 16, 32 and 64 image px; 3 pairs, a fifth of the cost
+FUCHUN_SHIFTS = {"relu2_1": (8,), "relu3_1": (8,), "relu4_1": (8,)}
 ARTICLE_STYLE = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 
 _BASE = {
@@ -19,7 +22,7 @@ _BASE = {
     "style_layers": GATYS_STYLE,
     "style_layer_weights": None,  # None: equal weights
     "content_weight": 1.0,
-    "style_weight": 1e3,
+    "style_weight": 5.0,
     "shift_weight": 0.0,
     "shifts": {},
     "hist_weight": 0.0,
@@ -33,11 +36,11 @@ PRESETS = MappingProxyType(
         # Gatys et al. 2015: content relu4_2, Gram at relu1_1 ... relu5_1
         "gatys": dict(_BASE),
         # + shifted Gram (Berger & Memisevic 2016)
-        "berger": {**_BASE, "shift_weight": 1e3, "shifts": DEFAULT_SHIFTS},
+        "berger": {**_BASE, "shift_weight": 5.0, "shifts": BERGER_SHIFTS},
         # + exact histogram loss (Risser et al. 2017)
-        "risser": {**_BASE, "hist_weight": 1e2},
+        "risser": {**_BASE, "hist_weight": 5.0},
         # everything combined, with total variation: the default
-        "fuchun": {**_BASE, "shift_weight": 5e2, "shifts": DEFAULT_SHIFTS, "hist_weight": 1e2, "tv_weight": 10.0},
+        "fuchun": {**_BASE, "shift_weight": 5.0, "shifts": FUCHUN_SHIFTS, "hist_weight": 5.0, "tv_weight": 10.0},
         # the article author's own settings: VGG16, average pooling, block{1..5}_conv2 style
         "article": {
             **_BASE,

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ._common import blend, exact, flat, normalised_weights
+from .ranks import argsort_rows
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
@@ -48,19 +49,30 @@ def quantile_table(feats: list[torch.Tensor], weights: list[float] | None = None
     return _interp(levels.contiguous(), centres, sorted_values)
 
 
-def histogram_match(feats: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """R(F): each channel of (B, C, H, W) ``feats`` given the values of ``table`` (C, K) at its ranks."""
-    b, c, h, w = feats.shape
-    f = flat(feats)  # (B, C, M)
-    m, k = f.shape[-1], table.shape[-1]
-    order = f.argsort(-1)
+def resample_table(table: torch.Tensor, m: int) -> torch.Tensor:
+    """The table's values (C, K) at the M rank levels (r + ½)/M, linearly interpolated."""
+    k = table.shape[-1]
+    if m == k:
+        return table
     # rank r sits at level (r + ½)/M, i.e. at fractional index (r + ½)·K/M − ½ of the table
-    pos = ((torch.arange(m, device=f.device, dtype=torch.float32) + 0.5) * (k / m) - 0.5).clamp(0, k - 1)
+    pos = ((torch.arange(m, device=table.device, dtype=torch.float64) + 0.5) * (k / m) - 0.5).clamp(0, k - 1)
     lo = pos.floor().long()
     hi = (lo + 1).clamp_max(k - 1)
-    t = pos - lo
-    values = table[:, lo] * (1 - t) + table[:, hi] * t  # (C, M), increasing in rank
-    matched = torch.empty_like(f).scatter_(-1, order, values.to(f.dtype).expand(b, c, m))
+    t = (pos - lo).to(table.dtype)
+    return table[:, lo] * (1 - t) + table[:, hi] * t  # (C, M), increasing in rank
+
+
+def histogram_match(feats: torch.Tensor, table: torch.Tensor, *, ranked: torch.Tensor | None = None) -> torch.Tensor:
+    """R(F): each channel of (B, C, H, W) ``feats`` given the values of ``table`` (C, K) at its ranks.
+
+    ``ranked`` may pass ``resample_table(table, H·W)`` precomputed.
+    """
+    b, c, h, w = feats.shape
+    f = flat(feats)  # (B, C, M)
+    values = ranked if ranked is not None else resample_table(table, f.shape[-1])
+    low = feats.reshape(b, c, h * w)  # original dtype: bf16 sorts by radix
+    order = argsort_rows(low.contiguous())  # contiguous rows: sorting strided rows is slow
+    matched = torch.empty(b, c, h * w, dtype=f.dtype, device=f.device).scatter_(-1, order, values.to(f.dtype).expand(b, c, -1))
     return matched.reshape(b, c, h, w)
 
 
@@ -95,6 +107,7 @@ class HistogramLoss(nn.Module):
     def __init__(self, feats: list[torch.Tensor], weights: list[float] | None = None, *, bins: int | None = None) -> None:
         super().__init__()
         self.bins = bins
+        self._ranked: torch.Tensor | None = None
         table = quantile_table(feats, weights)
         self.register_buffer("scale", table.pow(2).mean().clamp_min(1e-12))
         if bins is None:
@@ -110,7 +123,10 @@ class HistogramLoss(nn.Module):
         """The detached histogram-matched features R(F)."""
         with torch.no_grad():
             if self.bins is None:
-                return histogram_match(feats, self.table)
+                m = feats.shape[-2] * feats.shape[-1]
+                if self._ranked is None or self._ranked.shape[-1] != m:
+                    self._ranked = resample_table(self.table, m)  # once per output size
+                return histogram_match(feats, self.table, ranked=self._ranked)
             return binned_match(feats, self.cdf, self.lo, self.hi)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
