@@ -15,6 +15,7 @@ import torch
 
 from .config import MODE_DEFAULTS, Config
 from .engine import Job, run
+from .features import VGGFeatures
 from .image_io import read_image, to_pil
 from .report import Reporter
 
@@ -42,6 +43,7 @@ def render(
     style: ImageLike | Sequence[ImageLike] | None = None,
     style_blend: Sequence[float] | None = None,
     reporter: Reporter | None = None,
+    net: VGGFeatures | None = None,
     **options: Any,
 ) -> torch.Tensor:
     """Run ``mode`` and return the picture as a (3, H, W) float tensor in [0, 1]."""
@@ -51,7 +53,7 @@ def render(
         styles=[] if style is None else _styles(style),
         blend=None if style_blend is None else list(style_blend),
     )
-    return run(cfg, job, reporter)
+    return run(cfg, job, reporter, net=net)
 
 
 def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], **options: Any) -> PIL.Image.Image:

@@ -74,19 +74,31 @@ def scale_steps(total: int, sizes: list[tuple[int, int]]) -> list[int]:
     return steps
 
 
-def run(cfg: Config, job: Job, reporter: Reporter | None = None) -> torch.Tensor:
-    """Make the picture of ``job`` under ``cfg``; returns (3, H, W) in [0, 1] on the CPU."""
-    reporter = reporter or Reporter()
-    cfg = cfg.resolved()
-    machine = pick_machine(cfg.device, cfg.precision)
+def load_network(cfg: Config, machine: Machine, reporter: Reporter) -> tuple[VGGFeatures, str]:
+    """The configured pretrained network on the run's device, and its weights' SHA-256."""
     weights = load_weights(cfg.backbone, weights_file=cfg.weights, progress=reporter.message)
     net = VGGFeatures(
         weights.spec.arch, state_dict=weights.state_dict, pooling=cfg.pooling, input_format=weights.spec.input_format
-    ).to(machine.device, memory_format=torch.channels_last)
+    )
+    return net.to(machine.device, memory_format=torch.channels_last), weights.sha256
+
+
+def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeatures | None = None) -> torch.Tensor:
+    """Make the picture of ``job`` under ``cfg``; returns (3, H, W) in [0, 1] on the CPU.
+
+    ``net`` replaces the configured pretrained network (tests pass a tiny random one).
+    """
+    reporter = reporter or Reporter()
+    cfg = cfg.resolved()
+    machine = pick_machine(cfg.device, cfg.precision)
+    if net is None:
+        net, sha256 = load_network(cfg, machine, reporter)
+    else:
+        net, sha256 = net.to(machine.device, memory_format=torch.channels_last), "none (network given)"
     final = output_size(cfg, job)
     sizes = scale_sizes(cfg, final)
     steps = scale_steps(cfg.steps, sizes)
-    reporter.start(RunInfo(backbone=cfg.backbone, weights_sha256=weights.sha256, device=str(machine.device),
+    reporter.start(RunInfo(backbone=cfg.backbone, weights_sha256=sha256, device=str(machine.device),
                            precision=machine.precision, sizes=sizes, steps=steps, config=cfg))
     image, warned = None, set()
     clock = Clock(sum(steps))
