@@ -1,0 +1,33 @@
+# Set-up, demo and tests. `make demo` and `make test` each work on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+# The CPU build is enough; on a CUDA machine use e.g. TORCH="torch==2.14.1"
+TORCH  ?= torch==2.13.0
+BIN     = $(VENV)/bin
+EXAMPLES = src/fuchun/examples
+
+.PHONY: install weights demo test bench clean
+
+$(BIN)/fuchun: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/fuchun
+
+weights: install
+	$(BIN)/fuchun weights --fetch vgg16
+
+demo: weights
+	$(BIN)/fuchun stylize $(EXAMPLES)/tubingen.jpg $(EXAMPLES)/starry-night.jpg -o demo.png --size 256
+
+test: weights
+	$(BIN)/python -m pytest -q
+
+bench: weights
+	$(BIN)/python benchmarks/speed.py
+
+clean:
+	rm -rf $(VENV) demo.png
