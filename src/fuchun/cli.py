@@ -18,6 +18,7 @@ import torch
 from .config import Config
 from .image_io import ImageError, write_image
 from .machine import DeviceError
+from .memory import MemoryPlanError
 from .optimize import NonFiniteLoss
 from .weights import WeightsError
 from . import commands
@@ -93,7 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
         _add_config_options(p)
     w = sub.add_parser("weights", help="show cached weights; fetch them")
     w.add_argument("--fetch", nargs="*", metavar="BACKBONE", help="fetch these backbones (default: vgg16)")
+    _add_eval_parser(sub)
     return parser
+
+
+def _add_eval_parser(sub) -> None:
+    """The ``eval`` sub-command: distances of a picture to its content and style images."""
+    from .config import BACKBONE_NAMES, DEVICES
+    from .parse import positive_int
+
+    text = "measure a picture against its content and/or style image (see fuchun.metrics)"
+    e = sub.add_parser("eval", help=text, description=text)
+    e.add_argument("output", help="the picture to measure")
+    e.add_argument("--content", help="its content image (resized to the picture)")
+    e.add_argument("--style", help="its style image (resized to the picture's longest side)")
+    e.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    e.add_argument("--size", type=_checked(positive_int, "size"), help="resize the picture to this longest side first")
+    e.add_argument("--backbone", choices=BACKBONE_NAMES, default=Config.backbone, help="pretrained network")
+    e.add_argument("--device", choices=DEVICES, default=Config.device, help="device")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ns = build_parser().parse_args(argv)
         if ns.command == "weights":
             return commands.weights_command(ns)
+        if ns.command == "eval":
+            return commands.eval_command(ns)
         return commands.run_command(ns, config_options(ns))
     except UsageError as exc:
         return _fail(str(exc), 2)
@@ -109,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), 2)
     except WeightsError as exc:
         return _fail(str(exc), 1)
-    except NonFiniteLoss as exc:
+    except (NonFiniteLoss, MemoryPlanError) as exc:
         return _fail(str(exc), 1)
     except torch.OutOfMemoryError:
         return _fail("out of memory: try a smaller --size, --precision bf16 or --device cpu", 1)

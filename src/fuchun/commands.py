@@ -76,6 +76,26 @@ def _snapshot_writer(output: pathlib.Path, inputs: list, options: dict):
     return snapshot
 
 
+def eval_command(ns: argparse.Namespace) -> int:
+    """Print the distances of a picture to its content and/or style image (table or JSON)."""
+    import json
+
+    from . import engine
+    from .config import Config
+    from .machine import pick_machine
+    from .metrics import evaluate, format_table, read_images
+    from .report import Reporter
+
+    if ns.content is None and ns.style is None:
+        raise ValueError("eval needs --content, --style or both")
+    images = read_images(ns.output, content=ns.content, style=ns.style, size=ns.size)  # fail fast, before the network
+    cfg = Config(backbone=ns.backbone, device=ns.device, precision="fp32").resolved()
+    net, _ = engine.load_network(cfg, pick_machine(cfg.device, cfg.precision), Reporter())
+    result = evaluate(net, **images)
+    print(json.dumps(result, indent=2) if ns.json else format_table(result))
+    return 0
+
+
 def weights_command(ns: argparse.Namespace) -> int:
     """Fetch the requested backbones, then list what is cached."""
     if ns.fetch is not None:

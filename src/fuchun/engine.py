@@ -7,6 +7,7 @@ result, and reports through a :class:`Reporter`. It never prints or exits.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from .config import Config
 from .features import VGGFeatures
 from .image_io import check_min_size, read_image, resize_image
 from .machine import Machine, pick_machine
+from .memory import MemoryPlanError, Plan, available_bytes, largest_side, plan
+from .parse import MAX_SIDE
 from .objective import Objective
 from .optimize import optimise
 from .report import Progress, Reporter, RunInfo
@@ -25,6 +28,7 @@ from .weights import load_weights
 
 MIN_SCALE = 256  # coarse-to-fine starts here (or at the output size if smaller)
 SCALE_RATIO = math.sqrt(2)  # each scale has twice the pixels of the one before
+MEMORY_SHARE = 0.9  # of the free memory a run may plan to use
 
 
 @dataclass
@@ -95,7 +99,9 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
         net, sha256 = load_network(cfg, machine, reporter)
     else:
         net, sha256 = net.to(machine.device, memory_format=torch.channels_last), "none (network given)"
+    cfg, memory = fit_memory(cfg, job, net, machine)
     final = output_size(cfg, job)
+    net.checkpoint_blocks = memory.checkpoint
     sizes = scale_sizes(cfg, final)
     steps = scale_steps(cfg.steps, sizes)
     reporter.start(RunInfo(backbone=cfg.backbone, weights_sha256=sha256, device=str(machine.device),
@@ -109,9 +115,31 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
                 warned.add(w)
                 reporter.warning(w)
         start = _initial(cfg, job, size, image, machine)
-        image = optimise(objective, start, steps=n_steps, optimizer=cfg.optimizer, lr=cfg.lr, history=cfg.lbfgs_history,
+        image = _optimise_scale(objective, start, steps=n_steps, optimizer=cfg.optimizer, lr=cfg.lr, history=memory.history,
                          on_step=clock.hook(reporter, index, len(sizes), size))
     return image[0].float().cpu()
+
+
+def _optimise_scale(objective: Objective, start: torch.Tensor, **kw) -> torch.Tensor:
+    """optimise(), with an out-of-memory failure turned into the planner's advice."""
+    try:
+        return optimise(objective, start, **kw)
+    except torch.OutOfMemoryError:
+        h, w = start.shape[-2:]
+        raise MemoryPlanError(f"ran out of memory at {w}x{h} px; try a smaller --size or --size max") from None
+
+
+def fit_memory(cfg: Config, job: Job, net: VGGFeatures, machine: Machine) -> tuple[Config, Plan]:
+    """Resolve ``--size max`` and plan the final scale's memory (MemoryPlanError if it can't fit)."""
+    layers = [*cfg.content_layers, *cfg.style_layers, *cfg.shifts, *cfg.hist_layers]
+    hist = [net.channels(n) / 4 ** (int(n[4]) - 1) for n in cfg.hist_layers] if cfg.hist_weight > 0 else []
+    kw = dict(arch=net.arch, deepest=net.deepest(layers), precision=machine.precision, optimizer=cfg.optimizer,
+              hist_channels=int(max(hist, default=0)))
+    budget = int(available_bytes(machine.device) * MEMORY_SHARE)
+    if cfg.size == "max":
+        ref = output_size(dataclasses.replace(cfg, size=1024), job)
+        cfg = dataclasses.replace(cfg, size=min(largest_side(ref, budget=budget, **kw), MAX_SIDE))
+    return cfg, plan(output_size(cfg, job), budget=budget, history=cfg.lbfgs_history, **kw)
 
 
 class Clock:

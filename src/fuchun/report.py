@@ -60,3 +60,26 @@ class Reporter:
 
     def message(self, text: str) -> None:
         """Informational text, e.g. while fetching weights."""
+
+
+class MultiReporter(Reporter):
+    """Passes every event on to several reporters, in the order given."""
+
+    def __init__(self, *reporters: Reporter) -> None:
+        self.reporters = reporters
+
+    def start(self, info: RunInfo) -> None:
+        for reporter in self.reporters:
+            reporter.start(info)
+
+    def step(self, progress: Progress) -> None:
+        for reporter in self.reporters:
+            reporter.step(progress)
+
+    def warning(self, message: str) -> None:
+        for reporter in self.reporters:
+            reporter.warning(message)
+
+    def message(self, text: str) -> None:
+        for reporter in self.reporters:
+            reporter.message(text)
