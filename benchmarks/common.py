@@ -1,0 +1,69 @@
+"""Shared pieces of the benchmarks: images, network, timing and the fixed evaluator."""
+
+from __future__ import annotations
+
+import pathlib
+import time
+
+import torch
+
+from fuchun.config import Config
+from fuchun.engine import Job, _to_scale, load_network, output_size, style_size
+from fuchun.image_io import read_image
+from fuchun.machine import pick_machine
+from fuchun.objective import Objective
+from fuchun.report import Reporter
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "images"
+
+
+def image(rel: str) -> torch.Tensor:
+    """A test image from the shared folder (falls back to the bundled examples)."""
+    path = SHARED / rel
+    if not path.exists():
+        path = ROOT / "src" / "fuchun" / "examples" / pathlib.Path(rel).name
+    return read_image(path)
+
+
+def network(device: str = "auto", precision: str = "fp32", **cfg):
+    """The real pretrained network and its machine."""
+    machine = pick_machine(device, precision)
+    net, _ = load_network(Config(**cfg).resolved(), machine, Reporter())
+    return net, machine
+
+
+def timed(fn, *args, **kw):
+    """(result, seconds) of one call."""
+    t0 = time.perf_counter()
+    out = fn(*args, **kw)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return out, time.perf_counter() - t0
+
+
+def gatys_score(picture: torch.Tensor, job: Job, *, size: int, device: str = "auto") -> float:
+    """The fixed evaluator: the Gatys objective (content + Gram style), fp32, at ``size`` px."""
+    cfg = Config(preset="gatys", size=size, precision="fp32", device=device).resolved()
+    net, machine = network(device, "fp32")
+    w, h = output_size(cfg, job)
+    objective = Objective(net, cfg, content=_to_scale(job.content, (w, h), machine, name="content"),
+                          styles=[_to_scale(s, style_size(cfg, (w, h), s), machine, name="style") for s in job.styles])
+    with torch.no_grad():
+        total, _ = objective(_to_scale(picture, (w, h), machine, name="picture"))
+    return float(total)
+
+
+def per_eval_ms(objective: Objective, image: torch.Tensor, *, repeats: int = 3) -> float:
+    """Milliseconds of one loss-and-gradient evaluation (after one warm-up)."""
+    x = image.detach().clone().requires_grad_(True)
+    for i in range(repeats + 1):
+        if i == 1:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        loss, _ = objective(x)
+        loss.backward()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / repeats * 1000

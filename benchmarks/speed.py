@@ -1,0 +1,88 @@
+"""Speed: fuchun's default against the way peers run (plain fp32, single scale, L-BFGS).
+
+In one process, on the same images and weights:
+1. baseline: Gatys losses, fp32, one scale, 300 L-BFGS steps at 512 px;
+2. fuchun's speed path on the same Gatys objective (coarse to fine, bf16 where fast);
+3. fuchun's default (the full combined objective, same path);
+all scored by one evaluator (the Gatys objective in fp32 at 512 px). Then per-evaluation
+times at 256/512 px in fp32 and bf16, and the memory planner's estimate per size.
+The last line is the time ratio fuchun default / baseline.
+
+    python benchmarks/speed.py            # the full measurement (about 15 minutes on 2 cores)
+    python benchmarks/speed.py --quick    # a tiny version that only shows it works
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+import fuchun
+from fuchun.config import Config
+from fuchun.engine import Job, _objective
+from fuchun.memory import estimate
+
+from common import gatys_score, image, network, per_eval_ms, timed
+
+CONTENT, STYLE = "content/tubingen.jpg", "style/starry-night.jpg"
+
+
+def main() -> None:
+    args = parse_args()
+    job = Job(image(CONTENT), [image(STYLE)])
+    runs = {
+        "baseline (gatys, fp32, single scale)": dict(preset="gatys", precision="fp32", scales="none"),
+        "fuchun path, gatys objective": dict(preset="gatys"),
+        "fuchun default (full objective)": dict(),
+    }
+    results = {}
+    for name, options in runs.items():
+        picture, seconds = timed(fuchun.render, "stylize", content=job.content, style=job.styles,
+                                 size=args.size, steps=args.steps, device=args.device, **options)
+        score = gatys_score(picture, job, size=args.size, device=args.device)
+        results[name] = (seconds, score)
+        print(f"{name:40s} {seconds:8.1f} s   Gatys score {score:.4f}", flush=True)
+    base_t, base_s = results["baseline (gatys, fp32, single scale)"]
+    for name, (t, s) in list(results.items())[1:]:
+        print(f"{name:40s} time ratio {t / base_t:.3f}   score ratio {s / base_s:.3f}")
+    eval_times(job, args)
+    memory_table(args)
+    print(f"{results['fuchun default (full objective)'][0] / base_t:.3f}")
+
+
+def eval_times(job: Job, args) -> None:
+    """ms per evaluation of the Gatys and the default objective, fp32 vs bf16."""
+    for size in args.eval_sizes:
+        row = []
+        for preset in ("gatys", "fuchun"):
+            ms = {}
+            for precision in ("fp32", "bf16"):
+                net, machine = network(args.device, precision)
+                cfg = Config(preset=preset, size=size).resolved()
+                w, h = size, round(size * 0.75)
+                obj = _objective(net, cfg, job, (w, h), machine)
+                ms[precision] = per_eval_ms(obj, torch.rand(1, 3, h, w, device=machine.device))
+            row.append(f"{preset}: fp32 {ms['fp32']:.0f} ms, bf16 {ms['bf16']:.0f} ms (bf16/fp32 {ms['bf16'] / ms['fp32']:.2f})")
+        print(f"per evaluation at {size} px   " + " | ".join(row), flush=True)
+
+
+def memory_table(args) -> None:
+    """The planner's estimate of the default run's peak at each size."""
+    for side in (512, 1024, 2048, 4096):
+        peaks = [estimate((side, side), arch="vgg16", deepest="relu5_1", precision=p, optimizer="lbfgs",
+                          history=50, hist_channels=64) / 2**30 for p in ("fp32", "bf16")]
+        print(f"planned peak at {side}x{side}: fp32 {peaks[0]:.1f} GiB, bf16 {peaks[1]:.1f} GiB")
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny sizes and steps (a smoke run)")
+    p.add_argument("--device", default="auto")
+    args = p.parse_args()
+    args.size, args.steps, args.eval_sizes = (96, 6, (64,)) if args.quick else (512, 300, (256, 512))
+    return args
+
+
+if __name__ == "__main__":
+    main()
