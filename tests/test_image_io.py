@@ -516,7 +516,7 @@ def test_encoder_failure_leaves_nothing_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(Image.Image, "save", broken_save)
     with pytest.raises(OSError):
         write_image(torch.ones(3, 2, 2), tmp_path / "out.png")
-    monkeypatch.setattr(image_io, "_png16_bytes", lambda samples: 1 / 0)
+    monkeypatch.setattr(image_io, "png16_bytes", lambda samples: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         write_image(torch.ones(3, 2, 2), tmp_path / "out16.png", bit_depth=16)
     assert not list(tmp_path.iterdir())

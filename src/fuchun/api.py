@@ -13,10 +13,12 @@ from typing import Any
 import PIL.Image
 import torch
 
+from .colour import preserve_inputs, preserve_output
 from .config import MODE_DEFAULTS, Config
 from .engine import Job, run
 from .features import VGGFeatures
 from .image_io import read_image, to_pil
+from .masks import load_masks
 from .report import Reporter
 
 ImageLike = Any  # str | os.PathLike | PIL.Image.Image | torch.Tensor
@@ -46,14 +48,19 @@ def render(
     net: VGGFeatures | None = None,
     **options: Any,
 ) -> torch.Tensor:
-    """Run ``mode`` and return the picture as a (3, H, W) float tensor in [0, 1]."""
+    """Run ``mode`` and return the picture as a (3, H, W) float tensor in [0, 1].
+
+    ``preserve_colors`` changes the images the network sees and then the result
+    (:mod:`fuchun.colour`); ``masks`` are read here, one per style image (:mod:`fuchun.masks`).
+    """
     cfg = make_config(mode, **options)
-    job = Job(
-        content=None if content is None else read_image(content),
-        styles=[] if style is None else _styles(style),
-        blend=None if style_blend is None else list(style_blend),
-    )
-    return run(cfg, job, reporter, net=net)
+    original = None if content is None else read_image(content)
+    styles = [] if style is None else _styles(style)
+    blend = None if style_blend is None else list(style_blend)
+    masks = load_masks(cfg.masks, n_styles=len(styles), blend=blend)
+    shown, shown_styles = preserve_inputs(cfg.preserve_colors, original, styles)
+    job = Job(content=shown, styles=shown_styles, blend=blend, masks=masks)
+    return preserve_output(cfg.preserve_colors, run(cfg, job, reporter, net=net), original)
 
 
 def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], **options: Any) -> PIL.Image.Image:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from PIL import Image
 
 from .api import render
 from .image_io import to_pil
@@ -29,7 +30,7 @@ STEPS: tuple[tuple[str, str, dict], ...] = (
 
 def article_sheet(
     content, style, *, reporter_for: Callable[[str], Reporter] | None = None, **options
-) -> tuple["PIL.Image.Image", list[torch.Tensor]]:
+) -> tuple[Image.Image, list[torch.Tensor]]:
     """Render every step of the article; return the contact sheet and the pictures."""
     pictures = []
     for caption, mode, preset in STEPS:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from collections.abc import Sequence
 
 import torch
 
 from .config import Config
-from .image_io import ImageError, write_image
+from .presets import PRESET_KEYS
+from .image_io import ImageError
 from .machine import DeviceError
 from .memory import MemoryPlanError
 from .optimize import NonFiniteLoss
@@ -43,14 +43,17 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         group = groups.setdefault(meta["group"], parser.add_argument_group(f"{meta['group']} options"))
         flag = meta["flag"] or "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else None
-        help_text = f"{meta['help']} (default: {default if default is not None else 'from --preset'})"
+        shown = default if default is not None else "from --preset" if f.name in PRESET_KEYS else None
+        help_text = meta["help"] if shown is None else f"{meta['help']} (default: {shown})"
         if f.type in ("bool", bool):
             group.add_argument(flag, dest=f.name, action="store_true", default=_NO_DEFAULT, help=meta["help"])
         elif f.name == "shifts":
             group.add_argument(flag, dest=f.name, nargs="+", default=_NO_DEFAULT, type=str, metavar="LAYER=D,..", help=help_text)
+        elif f.name == "masks":
+            group.add_argument(flag, dest=f.name, nargs="+", default=_NO_DEFAULT, type=str, metavar="MASK", help=help_text)
         else:
             group.add_argument(flag, dest=f.name, default=_NO_DEFAULT, type=_checked(meta["parse"], f.name),
-                               choices=meta["choices"], help=help_text)
+                               choices=meta["choices"], metavar="DIR" if f.name == "trace" else None, help=help_text)
 
 
 def _checked(parse, name: str):
@@ -75,6 +78,9 @@ def config_options(ns: argparse.Namespace) -> dict:
     if "shifts" in out:
         from .parse import shifts
         out["shifts"] = shifts(out["shifts"])
+    if getattr(ns, "config", None):  # a file's options, overridden by the flags given
+        from .configfile import load_options
+        out = {**load_options(ns.config), **out}
     return out
 
 
@@ -88,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(pos, nargs=nargs, help=pos_help)
         p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .tif)")
         p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per channel of the output")
+        p.add_argument("--config", metavar="FILE",
+                       help="read options from a TOML file or a trace.json (flags given here win)")
         if name == "stylize":
             p.add_argument("--style-blend", type=_checked(commands.blend_weights, "style_blend"),
                            help="blend weights of several style images, e.g. 3,1,1")
@@ -95,7 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("weights", help="show cached weights; fetch them")
     w.add_argument("--fetch", nargs="*", metavar="BACKBONE", help="fetch these backbones (default: vgg16)")
     _add_eval_parser(sub)
+    _add_article_parser(sub)
     return parser
+
+
+def _add_article_parser(sub) -> None:
+    """The ``article`` sub-command: the article's pictures step by step, as a contact sheet."""
+    text = "render the article's sequence (content only, style only, Gram vs shifted Gram, ...) as one sheet"
+    a = sub.add_parser("article", help=text, description=text)
+    a.add_argument("content", help="the photo (the article used a Montreal skyline)")
+    a.add_argument("style", help="the painting (the article used Dwelling in the Fuchun Mountains)")
+    a.add_argument("-o", "--output", required=True, help="the contact sheet (.png, .jpg)")
+    a.add_argument("--keep", metavar="DIR", help="also write every picture of the sheet into DIR")
+    _add_config_options(a)
 
 
 def _add_eval_parser(sub) -> None:
@@ -122,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.weights_command(ns)
         if ns.command == "eval":
             return commands.eval_command(ns)
+        if ns.command == "article":
+            return commands.article_command(ns, config_options(ns))
         return commands.run_command(ns, config_options(ns))
     except UsageError as exc:
         return _fail(str(exc), 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import pathlib
 import sys
 
@@ -10,6 +11,7 @@ from .api import render
 from .image_io import write_image
 from .optimize import NonFiniteLoss
 from .progress import BarReporter
+from .report import MultiReporter
 from .weights import BACKBONES, cached_status, fetch_weights
 
 # name -> (help, positionals: (name, nargs, help))
@@ -44,15 +46,23 @@ def run_command(ns: argparse.Namespace, options: dict) -> int:
     if blend is not None and len(blend) != len(ns.style):
         raise ValueError(f"--style-blend has {len(blend)} weights for {len(ns.style)} style images")
     reporter = BarReporter(quiet=options.get("quiet", False), snapshot=_snapshot_writer(output, inputs, options))
+    trace = _trace_reporter(ns, options, blend)
     try:
         image = render(ns.command, content=getattr(ns, "content", None), style=getattr(ns, "style", None),
-                       style_blend=blend, reporter=reporter, **options)
+                       style_blend=blend, reporter=reporter if trace is None else MultiReporter(reporter, trace),
+                       **options)
     except NonFiniteLoss as exc:
         write_image(exc.image[0].float().cpu(), output, bit_depth=ns.bit_depth, protect=inputs)
+        _trace_failed(trace, reporter, exc)
+        raise
+    except BaseException as exc:
+        _trace_failed(trace, reporter, exc)
         raise
     finally:
         reporter.close()
     write_image(image, output, bit_depth=ns.bit_depth, protect=inputs)
+    if trace is not None:
+        trace.finish(image=image)
     reporter.done(output)
     return 0
 
@@ -62,6 +72,33 @@ def _check_output(output: pathlib.Path, inputs: list, bit_depth: int) -> None:
     from .image_io import check_writable
 
     check_writable(output, bit_depth=bit_depth, protect=inputs)
+
+
+def _trace_reporter(ns: argparse.Namespace, options: dict, blend):
+    """The reporter behind ``--trace DIR`` (None without it); checks DIR before the run."""
+    if not options.get("trace"):
+        return None
+    from .api import make_config
+    from .config import INITS
+    from .trace import TraceReporter
+
+    inputs = {"content": getattr(ns, "content", None), "style": getattr(ns, "style", None)}
+    if options.get("init") and options["init"] not in INITS:
+        inputs["init"] = options["init"]
+    extra = {"bit_depth": ns.bit_depth, "style_blend": blend, "config_file": getattr(ns, "config", None)}
+    return TraceReporter(options["trace"], mode=ns.command, config=make_config(ns.command, **options),
+                         inputs=inputs, output=ns.output, extra=extra)
+
+
+def _trace_failed(trace, reporter, exc: BaseException) -> None:
+    """Write the trace of a failed run without hiding the failure itself."""
+    if trace is None:
+        return
+    image = getattr(exc, "image", None)
+    try:
+        trace.finish(image=None if image is None else image[0], error=exc)
+    except Exception as err:  # noqa: BLE001 - the run's own error matters more
+        reporter.warning(f"the trace was not written: {err}")
 
 
 def _snapshot_writer(output: pathlib.Path, inputs: list, options: dict):
@@ -106,4 +143,28 @@ def weights_command(ns: argparse.Namespace) -> int:
     for name, path, present, size in cached_status():
         state = f"{size / 1e6:.0f} MB" if present else "not cached"
         print(f"{name:18} {state:>11}  {path}  ({BACKBONES[name].description})")
+    return 0
+
+
+def article_command(ns: argparse.Namespace, options: dict) -> int:
+    """Render the article's sequence and write its contact sheet (and, with --keep, each picture)."""
+    from .article import STEPS, article_sheet
+    from .image_io import check_writable, read_image
+    from .progress import BarReporter
+
+    output, inputs = pathlib.Path(ns.output), [ns.content, ns.style]
+    check_writable(output, protect=inputs)
+    keep = pathlib.Path(ns.keep) if ns.keep else None
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+    quiet = options.get("quiet", False)
+    content, style = read_image(ns.content), read_image(ns.style)
+    sheet, pictures = article_sheet(content, style, reporter_for=lambda caption: BarReporter(quiet=quiet), **options)
+    if keep is not None:
+        for i, (picture, (caption, _, _)) in enumerate(zip(pictures, STEPS), start=1):
+            name = re.sub(r"[^a-z0-9]+", "-", caption.split("\n")[0].lower()).strip("-")
+            write_image(picture, keep / f"{i}-{name[:40]}.png", protect=inputs)
+    write_image(read_image(sheet), output, protect=inputs)
+    if not quiet:
+        print(f"fuchun: wrote {output}", file=sys.stderr)
     return 0

@@ -38,6 +38,9 @@ class Config:
     style_size: int | None = opt(None, "longest side of the style image(s) in px (default: output side × --style-scale)", parse_fn=parse.positive_int)
     style_scale: float = opt(1.0, "style image size relative to the output (0.25..4)", parse_fn=parse.positive_float)
     scales: Any = opt("auto", "coarse-to-fine sizes: 'auto', 'none' (single scale) or a list like 256,362,512", parse_fn=parse.scales)
+    preserve_colors: str | None = opt(None, "keep the content's colours: 'luminance' (stylise brightness only) or 'match' (recolour the style images to the content's palette)", choices=("luminance", "match"))
+    masks: tuple[str, ...] | None = opt(None, "one mask image per style image, white where that style goes; where no mask is white the content stays", flag="--mask")
+    mask_feather: float = opt(3.0, "blur of the mask edges: Gaussian sigma in output px (0: hard edges)", parse_fn=parse.nonneg_float)
     # --- optimisation
     steps: int = opt(300, "optimisation steps at the final scale (earlier scales get more)", parse_fn=parse.positive_int, group="optimise")
     optimizer: str = opt("lbfgs", "optimiser", choices=OPTIMIZERS, group="optimise")

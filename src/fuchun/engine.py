@@ -19,6 +19,7 @@ from .config import Config
 from .features import VGGFeatures
 from .image_io import check_min_size, read_image, resize_image
 from .machine import Machine, pick_machine
+from .masks import fit_masks, masks_at_scale
 from .memory import MemoryPlanError, Plan, available_bytes, largest_side, plan
 from .parse import MAX_SIDE
 from .objective import Objective
@@ -33,11 +34,12 @@ MEMORY_SHARE = 0.9  # of the free memory a run may plan to use
 
 @dataclass
 class Job:
-    """What to make: the content image (or None), the style images and their blend."""
+    """What to make: the content image (or None), the style images and their blend or masks."""
 
     content: torch.Tensor | None  # (3, H, W) in [0, 1]
     styles: list[torch.Tensor] = field(default_factory=list)
     blend: list[float] | None = None
+    masks: list[torch.Tensor] | None = None  # one (1, H, W) mask per style (fuchun.masks)
 
 
 def output_size(cfg: Config, job: Job) -> tuple[int, int]:
@@ -101,6 +103,7 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
         net, sha256 = net.to(machine.device, memory_format=torch.channels_last), "none (network given)"
     cfg, memory = fit_memory(cfg, job, net, machine)
     final = output_size(cfg, job)
+    job = dataclasses.replace(job, masks=fit_masks(job.masks, final, sigma=cfg.mask_feather))
     net.checkpoint_blocks = memory.checkpoint
     sizes = scale_sizes(cfg, final)
     steps = scale_steps(cfg.steps, sizes)
@@ -175,7 +178,8 @@ def style_size(cfg: Config, size: tuple[int, int], style: torch.Tensor) -> tuple
 def _objective(net, cfg: Config, job: Job, size, machine: Machine) -> Objective:
     content = None if job.content is None else _to_scale(job.content, size, machine, name="content image")
     styles = [_to_scale(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
-    return Objective(net, cfg, content=content, styles=styles, blend=job.blend, autocast=machine.autocast)
+    masks = masks_at_scale(job.masks, size, machine.device)
+    return Objective(net, cfg, content=content, styles=styles, blend=job.blend, masks=masks, autocast=machine.autocast)
 
 
 def _initial(cfg: Config, job: Job, size, previous: torch.Tensor | None, machine: Machine) -> torch.Tensor:

@@ -18,6 +18,7 @@ from .config import Config
 from .features import VGGFeatures
 from .losses import ContentLoss, GramLoss, HistogramLoss, ShiftedGramLoss, total_variation
 from .losses.shifted import fitting_shifts
+from .masks import RegionLoss, check_masks, layer_masks
 
 TERMS = ("content", "style", "shift", "hist", "tv")
 
@@ -33,10 +34,14 @@ class Objective(nn.Module):
         content: torch.Tensor | None,
         styles: list[torch.Tensor],
         blend: list[float] | None = None,
+        masks: list[torch.Tensor] | None = None,
         autocast: Callable[[], AbstractContextManager] = nullcontext,
     ) -> None:
         super().__init__()
         self.net, self.cfg, self.autocast = net, cfg, autocast
+        self.masks = masks  # one (1, 1, H, W) mask per style at the output size, or None (fuchun.masks)
+        if masks is not None:
+            check_masks(len(masks), n_styles=len(styles), blend=blend)
         self.warnings: list[str] = []
         self.content_losses = nn.ModuleDict()
         self.gram_losses = nn.ModuleDict()
@@ -46,7 +51,8 @@ class Objective(nn.Module):
             if content is not None and cfg.content_weight > 0:
                 self._build_content(content)
             if styles:
-                self._build_style(styles, blend, out_shape=(content if content is not None else styles[0]).shape)
+                reference = masks[0] if masks else content if content is not None else styles[0]
+                self._build_style(styles, blend, out_shape=reference.shape)
         self.layer_weights = _layer_weights(cfg)
         self.layers = sorted({*self.content_losses, *self.gram_losses, *self.shift_losses, *self.hist_losses})
 
@@ -73,23 +79,27 @@ class Objective(nn.Module):
             return
         per_style = [self.features(s, wanted) for s in styles]
         out_sizes = _feature_sizes(self.net, out_shape, wanted)
+        regions = None if self.masks is None else [layer_masks(self.net, m, wanted) for m in self.masks]
         for name in sorted(wanted):
             feats = [f[name] for f in per_style]
             if cfg.style_weight > 0 and name in cfg.style_layers:
-                self.gram_losses[name] = GramLoss.from_styles(feats, blend)
+                self.gram_losses[name] = _per_region(
+                    lambda f, w, m: GramLoss.from_styles(f, w, mask=m), feats, blend, regions, name)
             if cfg.hist_weight > 0 and name in cfg.hist_layers:
-                self.hist_losses[name] = HistogramLoss(feats, blend, bins=cfg.hist_bins)
+                self.hist_losses[name] = _per_region(
+                    lambda f, w, m: HistogramLoss(f, w, bins=cfg.hist_bins, mask=m), feats, blend, regions, name)
             if cfg.shift_weight > 0 and name in cfg.shifts:
-                self._build_shift(name, feats, blend, out_sizes[name])
+                self._build_shift(name, feats, blend, out_sizes[name], regions)
 
-    def _build_shift(self, name: str, feats: list[torch.Tensor], blend, out_size: tuple[int, int]) -> None:
+    def _build_shift(self, name: str, feats: list[torch.Tensor], blend, out_size: tuple[int, int], regions) -> None:
         wanted = self.cfg.shifts[name]
         deltas = fitting_shifts(wanted, out_size, *(tuple(f.shape[-2:]) for f in feats))
         skipped = sorted(set(wanted) - set(deltas))
         if skipped:
             self.warnings.append(f"shift(s) {skipped} skipped at {name}: the feature map is only {out_size[1]}x{out_size[0]}")
         if deltas:
-            self.shift_losses[name] = ShiftedGramLoss.from_styles(feats, deltas, blend)
+            self.shift_losses[name] = _per_region(
+                lambda f, w, m: ShiftedGramLoss.from_styles(f, deltas, w, mask=m), feats, blend, regions, name)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.cfg
@@ -108,6 +118,16 @@ class Objective(nn.Module):
         if not terms:
             raise ValueError("every loss weight is 0: nothing to optimise")
         return sum(terms.values()), terms
+
+
+def _per_region(make, feats: list[torch.Tensor], blend, regions: list[dict] | None, name: str) -> nn.Module:
+    """One style loss of layer ``name``: ``make(feats, blend, mask)`` with blended targets, or,
+    with masks, one per style image restricted to its region (Gatys et al. 2017, arXiv 1611.07865)
+    and weighted by the region's share of the picture (:class:`fuchun.masks.RegionLoss`)."""
+    if regions is None:
+        return make(feats, blend, None)
+    parts = [(make([f], None, r[name]), float(r[name].mean())) for f, r in zip(feats, regions) if float(r[name].sum()) > 0]
+    return RegionLoss([p for p, _ in parts], [c for _, c in parts])
 
 
 def _mean(values) -> torch.Tensor:

@@ -65,6 +65,13 @@ class _Canvas:
         self.draw.rectangle([v * SUPERSAMPLE for v in box], fill=fill, outline=outline,
                             width=SUPERSAMPLE if outline is not None else 0)
 
+    def clear_outside(self, box: tuple[float, float, float, float]) -> None:
+        """Paint everything outside ``box`` with the background."""
+        w, h = self.size
+        left, top, right, bottom = box
+        for part in ((0, 0, w, top), (0, bottom, w, h), (0, 0, left, h), (right, 0, w, h)):
+            self.draw.rectangle([v * SUPERSAMPLE for v in part], fill=BACKGROUND)
+
     def text(self, xy: tuple[float, float], text: str, *, size: int = 12, anchor: str = "la", colour=INK) -> None:
         self.draw.text((xy[0] * SUPERSAMPLE, xy[1] * SUPERSAMPLE), text, fill=colour,
                        font=font(size * SUPERSAMPLE), anchor=anchor)
@@ -117,14 +124,14 @@ def log_ticks(lo: float, hi: float) -> tuple[list[float], list[float]]:
                 continue
             if m in mantissas and (m != 1 or decade % every == 0):
                 major.append(value)
-            elif span <= 6 and (m == 1 or mantissas == (1,)):
+            elif span <= 3:
                 minor.append(value)
     return major, minor
 
 
 def format_value(value: float) -> str:
-    """A short tick label: 0.05, 200, 3e6, 1e-4."""
-    if 1e-3 <= abs(value) < 1e5:
+    """A short tick label: 0, 0.05, 200, 3e6, 1e-4."""
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
         return f"{value:g}"
     mantissa, exponent = f"{value:.0e}".split("e")
     return f"{mantissa}e{int(exponent)}"
@@ -153,17 +160,14 @@ def loss_plot(
     """
     canvas = _Canvas(size)
     box = (MARGIN_LEFT, MARGIN_TOP, size[0] - MARGIN_RIGHT, size[1] - MARGIN_BOTTOM)
-    positive = [v for values in curves.values() for v in values if v is not None and v > 0 and math.isfinite(v)]
-    canvas.text((box[0], 16), title, size=15)
+    positive = [v for values in curves.values() for v in values if _drawable(v)]
     if not steps or not positive:
+        canvas.text((box[0], 16), title, size=15)
         canvas.rect(box, outline=INK)
         canvas.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), "no positive loss values", anchor="mm")
         return canvas.result()
-    lo, hi = math.log10(min(positive)), math.log10(max(positive))
-    pad = max(hi - lo, 0.5) * 0.06
-    if hi - lo < 0.5:  # a flat curve: give it half a decade of room
-        lo, hi = (lo + hi) / 2 - 0.25, (lo + hi) / 2 + 0.25
-    axes = _Axes(box, (0.0, float(max(max(steps), 1))), (lo - pad, hi + pad))
+    lo, hi = _log_limits(curves.values(), positive)
+    axes = _Axes(box, (0.0, float(max(max(steps), 1))), (lo, hi))
     _draw_grid(canvas, axes)
     _draw_breaks(canvas, axes, breaks)
     colours = _colours([n for n in curves if n != total])
@@ -173,50 +177,89 @@ def loss_plot(
     for name in order:
         width = 2.2 if name == total else 1.6
         _draw_curve(canvas, axes, steps, curves[name], colours[name], width, starts)
+    canvas.clear_outside(box)  # curves leaving the y range stop at the frame
     canvas.rect(box, outline=INK)
+    _draw_ticks(canvas, axes)
+    _label_scales(canvas, axes, breaks)
+    canvas.text((box[0], 16), title, size=15)
     _draw_legend(canvas, box, [(n, colours[n], 2.2 if n == total else 1.6) for n in [*order[-1:], *order[:-1]]])
     canvas.text(((box[0] + box[2]) / 2, size[1] - 12), "step", size=13, anchor="md")
     _vertical_label(canvas, (14, (box[1] + box[3]) / 2), "loss (log scale)")
     return canvas.result()
 
 
+def _drawable(value: float | None) -> bool:
+    return value is not None and value > 0 and math.isfinite(value)
+
+
+def _log_limits(curves, positive: list[float]) -> tuple[float, float]:
+    """log10 of the y limits: every value but the lowest 1 % (a start near 0 would
+    flatten the rest), though never above the last value of a curve."""
+    ordered = sorted(positive)
+    low = ordered[int(0.01 * (len(ordered) - 1))]
+    lasts = [next((v for v in reversed(list(values)) if _drawable(v)), None) for values in curves]
+    lo = math.log10(min([low, *(v for v in lasts if v is not None)]))
+    hi = math.log10(ordered[-1])
+    if hi - lo < 0.5:  # a flat curve: give it half a decade of room
+        lo, hi = (lo + hi) / 2 - 0.25, (lo + hi) / 2 + 0.25
+    pad = (hi - lo) * 0.06
+    return lo - pad, hi + pad
+
+
 def _draw_grid(canvas: _Canvas, axes: _Axes) -> None:
+    """Grid lines inside the frame: log decades (and minor steps) in y, round steps in x."""
     left, top, right, bottom = axes.box
     major, minor = log_ticks(*axes.log_range)
     for value in minor:
         canvas.line([(left, axes.y(value)), (right, axes.y(value))], MINOR_GRID)
     for value in major:
+        canvas.line([(left, axes.y(value)), (right, axes.y(value))], GRID)
+    for step in nice_ticks(*axes.x_range):
+        canvas.line([(axes.x(step), top), (axes.x(step), bottom)], GRID)
+
+
+def _draw_ticks(canvas: _Canvas, axes: _Axes) -> None:
+    """Tick marks and their labels outside the frame."""
+    left, _, _, bottom = axes.box
+    for value in log_ticks(*axes.log_range)[0]:
         y = axes.y(value)
-        canvas.line([(left, y), (right, y)], GRID)
         canvas.line([(left - 4, y), (left, y)], INK)
         canvas.text((left - 7, y), format_value(value), anchor="rm")
     for step in nice_ticks(*axes.x_range):
         x = axes.x(step)
-        canvas.line([(x, top), (x, bottom)], GRID)
         canvas.line([(x, bottom), (x, bottom + 4)], INK)
         canvas.text((x, bottom + 7), format_value(step), anchor="ma")
 
 
+def _scale_edges(axes: _Axes, breaks: Sequence[tuple[int, str]]) -> list[float]:
+    left, _, right, _ = axes.box
+    return [axes.x(step - 0.5) if i else left for i, (step, _) in enumerate(breaks)] + [right]
+
+
 def _draw_breaks(canvas: _Canvas, axes: _Axes, breaks: Sequence[tuple[int, str]]) -> None:
-    """Dashed lines between scales and each scale's label centred over its stretch."""
-    left, top, right, bottom = axes.box
-    edges = [axes.x(step - 0.5) if i else left for i, (step, _) in enumerate(breaks)] + [right]
+    """Dashed lines between scales."""
+    _, top, _, bottom = axes.box
+    for x in _scale_edges(axes, breaks)[1:-1]:
+        canvas.dashed((x, top), (x, bottom), BREAK)
+
+
+def _label_scales(canvas: _Canvas, axes: _Axes, breaks: Sequence[tuple[int, str]]) -> None:
+    """Each scale's label centred above its stretch of steps, where it fits."""
+    edges = _scale_edges(axes, breaks)
     for i, (_, label) in enumerate(breaks):
-        if i:
-            canvas.dashed((edges[i], top), (edges[i], bottom), BREAK)
-        centre = (edges[i] + edges[i + 1]) / 2
         if canvas.text_width(label, size=11) < edges[i + 1] - edges[i] - 4:
-            canvas.text((centre, top - 5), label, size=11, anchor="md", colour=(90, 90, 90))
+            canvas.text(((edges[i] + edges[i + 1]) / 2, axes.box[1] - 5), label, size=11, anchor="md",
+                        colour=(90, 90, 90))
 
 
 def _draw_curve(canvas, axes: _Axes, steps, values, colour, width: float, starts: set[int]) -> None:
     """Polylines through the positive values, broken at gaps and scale starts."""
     run: list[tuple[float, float]] = []
     for step, value in zip(steps, values):
-        if step in starts or value is None or not (value > 0 and math.isfinite(value)):
+        if step in starts or not _drawable(value):
             _flush(canvas, run, colour, width)
             run = []
-        if value is not None and value > 0 and math.isfinite(value):
+        if _drawable(value):
             run.append((axes.x(step), axes.y(value)))
     _flush(canvas, run, colour, width)
 
@@ -257,22 +300,28 @@ def contact_sheet(
     columns: int | None = None,
     title: str = "",
 ) -> Image.Image:
-    """Images in a grid, each fitted into a ``cell``-px square with its label below."""
+    """Images in a grid, each fitted into a ``cell``-px box with its label below.
+
+    The boxes are as wide as ``cell`` and as tall as the tallest fitted image, so a sheet
+    of landscape pictures has no empty bands.
+    """
     if not tiles:
         raise ValueError("a contact sheet needs at least one image")
     columns = columns or math.ceil(math.sqrt(len(tiles)))
     rows = math.ceil(len(tiles) / columns)
-    gap, label_h, title_h = 12, 22, 30 if title else 0
-    sheet = Image.new("RGB", (gap + columns * (cell + gap), title_h + gap + rows * (cell + label_h + gap)), (246, 246, 246))
+    thumbs = [_fit(image.convert("RGB"), cell) for image, _ in tiles]
+    cell_w, cell_h = max(t.width for t in thumbs), max(t.height for t in thumbs)
+    gap, label_h, title_h = 12, 24, 30 if title else 0
+    sheet = Image.new("RGB", (gap + columns * (cell_w + gap), title_h + gap + rows * (cell_h + label_h + gap)),
+                      (246, 246, 246))
     draw = ImageDraw.Draw(sheet)
     if title:
-        draw.text((gap, gap + 2), title, fill=INK, font=font(15))
-    for i, (image, label) in enumerate(tiles):
+        draw.text((gap, gap + 2), _shorten(draw, title, sheet.width - 2 * gap), fill=INK, font=font(15))
+    for i, (thumb, (_, label)) in enumerate(zip(thumbs, tiles)):
         row, col = divmod(i, columns)
-        x0, y0 = gap + col * (cell + gap), title_h + gap + row * (cell + label_h + gap)
-        thumb = _fit(image.convert("RGB"), cell)
-        sheet.paste(thumb, (x0 + (cell - thumb.width) // 2, y0 + (cell - thumb.height) // 2))
-        draw.text((x0 + cell / 2, y0 + cell + 5), _shorten(draw, label, cell), fill=INK, font=font(12), anchor="ma")
+        x0, y0 = gap + col * (cell_w + gap), title_h + gap + row * (cell_h + label_h + gap)
+        sheet.paste(thumb, (x0 + (cell_w - thumb.width) // 2, y0 + (cell_h - thumb.height) // 2))
+        draw.text((x0 + cell_w / 2, y0 + cell_h + 6), _shorten(draw, label, cell_w), fill=INK, font=font(12), anchor="ma")
     return sheet
 
 

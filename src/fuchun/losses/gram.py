@@ -39,7 +39,9 @@ class GramLoss(nn.Module):
     """mean((G(F) − G_target)²) / mean(G_target²) for one layer.
 
     Gatys et al. normalise by 4C²M²; we normalise G by M (so style and output sizes may
-    differ) and the loss by the target's energy (so layers weigh alike).
+    differ) and the loss by the target's energy (so layers weigh alike). With ``mask``
+    (1, 1, H, W) at this layer's size, G(F) is the Gram matrix of the masked region only
+    (Gatys et al. 2017, arXiv 1611.07865, §4); the target stays the whole style image's.
     """
 
     def __init__(self, target: torch.Tensor, *, mask: torch.Tensor | None = None) -> None:

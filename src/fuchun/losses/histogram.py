@@ -15,6 +15,8 @@ from torch import nn
 from ._common import blend, exact, flat, normalised_weights
 from .ranks import argsort_rows
 
+INSIDE = 0.5  # with a mask, pixels of at least this weight are ranked as the region
+
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
     """Row-wise linear interpolation: x (C, N), increasing xp and fp (C, K) -> (C, N)."""
@@ -76,6 +78,42 @@ def histogram_match(feats: torch.Tensor, table: torch.Tensor, *, ranked: torch.T
     return matched.reshape(b, c, h, w)
 
 
+def masked_histogram_match(
+    feats: torch.Tensor, table: torch.Tensor, mask: torch.Tensor, *, ranked: dict[int, torch.Tensor] | None = None
+) -> torch.Tensor:
+    """R(F) inside one region: the region's pixels given the table's values at their ranks.
+
+    The histogram loss of Risser et al. 2017 (arXiv 1701.08893) restricted to a region, as
+    Gatys et al. 2017 (arXiv 1611.07865) restrict the Gram matrix. ``mask`` (B, 1, H, W):
+    pixels of weight ≥ ½ are the region and are ranked among themselves; pixels of smaller,
+    nonzero weight (soft edges) go through the same monotone map by interpolation; pixels of
+    weight 0 keep their value. Falls back to every nonzero pixel when none reaches ½.
+    ``ranked`` caches ``resample_table(table, N)`` by region size N (a fixed mask: once).
+    """
+    ranked = {} if ranked is None else ranked
+    b, c, h, w = feats.shape
+    f = flat(feats)  # (B, C, M)
+    weights = flat(mask)[:, 0].expand(b, -1)  # (B, M)
+    out = f.detach().clone()
+    for i in range(b):
+        inside = (weights[i] >= INSIDE).nonzero().squeeze(1)
+        if inside.numel() == 0:
+            inside = (weights[i] > 0).nonzero().squeeze(1)
+        if inside.numel() == 0:
+            continue
+        region = f[i][:, inside]  # (C, N)
+        order = region.argsort(-1)
+        n = inside.numel()
+        if n not in ranked:
+            ranked[n] = resample_table(table, n).to(f.dtype)
+        values = ranked[n]  # (C, N), increasing
+        out[i][:, inside] = torch.empty_like(region).scatter_(-1, order, values)
+        soft = ((weights[i] > 0) & (weights[i] < INSIDE)).nonzero().squeeze(1)
+        if soft.numel():
+            out[i][:, soft] = _interp(f[i][:, soft].contiguous(), region.gather(-1, order), values)
+    return out.reshape(b, c, h, w)
+
+
 def _binned_cdf(f: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bins: int) -> torch.Tensor:
     """Per-channel normalised cumulative histogram (C, bins + 1) of f (C, M) over [lo, hi]."""
     width = (hi - lo).clamp_min(1e-12)
@@ -102,14 +140,31 @@ def binned_match(feats: torch.Tensor, cdf: torch.Tensor, lo: torch.Tensor, hi: t
 
 
 class HistogramLoss(nn.Module):
-    """mean((F − R(F).detach())²) / mean(S²) for one layer; exact, or binned with ``bins``."""
+    """mean((F − R(F).detach())²) / mean(S²) for one layer; exact, or binned with ``bins``.
 
-    def __init__(self, feats: list[torch.Tensor], weights: list[float] | None = None, *, bins: int | None = None) -> None:
+    With ``mask`` (1, 1, H, W) at this layer's size, only the region is matched (see
+    :func:`masked_histogram_match`) and the loss is Σ m (F − R)² / Σ m (per channel, averaged),
+    a region's histogram loss in the way of Gatys et al. 2017's guided Gram (arXiv 1611.07865).
+    The target stays the whole style image's distribution. Masks need the exact variant.
+    """
+
+    def __init__(
+        self,
+        feats: list[torch.Tensor],
+        weights: list[float] | None = None,
+        *,
+        bins: int | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
+        if bins is not None and mask is not None:
+            raise ValueError("the binned histogram loss (--hist-bins) cannot be used with masks; use the exact one")
         self.bins = bins
         self._ranked: torch.Tensor | None = None
+        self._ranked_by_size: dict[int, torch.Tensor] = {}
         table = quantile_table(feats, weights)
         self.register_buffer("scale", table.pow(2).mean().clamp_min(1e-12))
+        self.register_buffer("mask", None if mask is None else exact(mask.detach()))
         if bins is None:
             self.register_buffer("table", table)
             return
@@ -122,6 +177,8 @@ class HistogramLoss(nn.Module):
     def target(self, feats: torch.Tensor) -> torch.Tensor:
         """The detached histogram-matched features R(F)."""
         with torch.no_grad():
+            if self.mask is not None:
+                return masked_histogram_match(feats, self.table, self.mask, ranked=self._ranked_by_size)
             if self.bins is None:
                 m = feats.shape[-2] * feats.shape[-1]
                 if self._ranked is None or self._ranked.shape[-1] != m:
@@ -130,4 +187,8 @@ class HistogramLoss(nn.Module):
             return binned_match(feats, self.cdf, self.lo, self.hi)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        return (exact(feats) - self.target(feats)).pow(2).mean() / self.scale
+        err = (exact(feats) - self.target(feats)).pow(2)  # (B, C, H, W)
+        if self.mask is None:
+            return err.mean() / self.scale
+        weighted = (err * self.mask).sum() / (self.mask.sum() * feats.shape[1]).clamp_min(1e-12)
+        return weighted / self.scale

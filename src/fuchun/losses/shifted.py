@@ -14,20 +14,38 @@ from torch import nn
 from ._common import blend, exact, flat
 
 
-def shifted_gram(feats: torch.Tensor, delta: int) -> tuple[torch.Tensor, torch.Tensor]:
+def shifted_gram(
+    feats: torch.Tensor, delta: int, *, mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Horizontal and vertical cross-correlations of (B, C, H, W) features at offset ``delta``.
 
     A_x = F[..., δ:] · F[..., :W−δ]ᵀ / (H·(W−δ)), A_y likewise over rows; both (B, C, C) and
     not symmetric. Cropped, never wrapped. Raises ValueError if δ does not fit.
+
+    With ``mask`` (B, 1, H, W) of weights in [0, 1], each product counts by the mask at both
+    of its positions and the sum is divided by the total of those weights: the shifted Gram
+    of one region, in the way of Gatys et al. 2017's masked Gram (arXiv 1611.07865).
     """
     b, c, h, w = feats.shape
     if not 0 < delta < min(h, w):
         raise ValueError(f"shift {delta} does not fit a {h}x{w} feature map")
-    right, left = flat(feats[:, :, :, delta:]), flat(feats[:, :, :, : w - delta])  # (B, C, H·(W−δ))
-    below, above = flat(feats[:, :, delta:, :]), flat(feats[:, :, : h - delta, :])  # (B, C, (H−δ)·W)
-    a_x = right @ left.transpose(1, 2) / right.shape[-1]
-    a_y = below @ above.transpose(1, 2) / below.shape[-1]
+    if mask is not None and tuple(mask.shape[-2:]) != (h, w):
+        raise ValueError(f"mask {tuple(mask.shape[-2:])} does not match the {h}x{w} feature map")
+    m = mask
+    a_x = _correlate(feats[:, :, :, delta:], feats[:, :, :, : w - delta],
+                     None if m is None else m[:, :, :, delta:] * m[:, :, :, : w - delta])  # right · left
+    a_y = _correlate(feats[:, :, delta:, :], feats[:, :, : h - delta, :],
+                     None if m is None else m[:, :, delta:, :] * m[:, :, : h - delta, :])  # below · above
     return a_x, a_y
+
+
+def _correlate(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """A Bᵀ / N for two equally cropped (B, C, h, w) maps, or Σ w a bᵀ / Σ w with (B, 1, h, w) weights."""
+    fa, fb = flat(a), flat(b)  # (B, C, N)
+    if weight is None:
+        return fa @ fb.transpose(1, 2) / fa.shape[-1]
+    wf = flat(weight)  # (B, 1, N)
+    return (fa * wf) @ fb.transpose(1, 2) / wf.sum(-1, keepdim=True).clamp_min(1e-8)
 
 
 def fitting_shifts(deltas: Sequence[int], *sizes: tuple[int, int]) -> list[int]:
@@ -41,13 +59,16 @@ class ShiftedGramLoss(nn.Module):
 
     As in Berger & Memisevic, one term per direction; like our Gram loss, each δ's term is
     divided by the target's energy, and several δ per layer are averaged (not summed).
+    With ``mask`` (1, 1, H, W) at this layer's size, the generated image's correlations are
+    those of the masked region (see :func:`shifted_gram`), as for Gatys et al. 2017's guided Gram.
     """
 
-    def __init__(self, targets: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> None:
+    def __init__(self, targets: dict[int, tuple[torch.Tensor, torch.Tensor]], *, mask: torch.Tensor | None = None) -> None:
         super().__init__()
         if not targets:
             raise ValueError("ShiftedGramLoss needs at least one shift")
         self.deltas = sorted(targets)
+        self.register_buffer("mask", None if mask is None else exact(mask.detach()))
         for d in self.deltas:
             t_x, t_y = targets[d]
             self.register_buffer(f"target_x{d}", exact(t_x.detach()))
@@ -57,19 +78,19 @@ class ShiftedGramLoss(nn.Module):
 
     @classmethod
     def from_styles(
-        cls, feats: list[torch.Tensor], deltas: Sequence[int], weights: list[float] | None = None
+        cls, feats: list[torch.Tensor], deltas: Sequence[int], weights: list[float] | None = None, **kw
     ) -> "ShiftedGramLoss":
-        """Targets blended over several style images, for each δ in ``deltas``."""
+        """Targets blended over several (whole, unmasked) style images, for each δ in ``deltas``."""
         targets = {}
         for d in deltas:
             pairs = [shifted_gram(f, d) for f in feats]
             targets[d] = (blend([p[0] for p in pairs], weights), blend([p[1] for p in pairs], weights))
-        return cls(targets)
+        return cls(targets, **kw)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         total = feats.new_zeros((), dtype=torch.float32)
         for d in self.deltas:
-            a_x, a_y = shifted_gram(feats, d)
+            a_x, a_y = shifted_gram(feats, d, mask=self.mask)
             err = (a_x - getattr(self, f"target_x{d}")).pow(2).mean() + (a_y - getattr(self, f"target_y{d}")).pow(2).mean()
             total = total + 0.5 * err / getattr(self, f"scale{d}")
         return total / len(self.deltas)
