@@ -229,14 +229,10 @@ def test_init_accepts_keywords_and_existing_files(small_rgb):
         parse.init(str(small_rgb.with_name("missing.png")))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: parse.nonneg_int('00') is rejected as 'must be greater than 0' "
-                                       "(only the exact text '0' is taken as zero)")
 def test_nonneg_int_accepts_any_spelling_of_zero():
     assert parse.nonneg_int("00") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: parse.shifts with several layers or none before '=' raises the bare "
-                                       "tuple-unpacking message ('too many values to unpack'), which the CLI prints")
 @pytest.mark.parametrize("text", ["relu1_1,relu2_1=4", "=4"])
 def test_shifts_rejects_a_bad_layer_part_with_a_clear_message(text):
     with pytest.raises(ValueError, match="relu1_1=4,8,16"):

@@ -130,9 +130,6 @@ def test_scale_steps_ordering_and_floor():
     assert min(steps) >= 300 // 8
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: scale_steps raises small scales to the total//8 floor without taking "
-                                       "steps from the others, so the split exceeds the budget: "
-                                       "scale_steps(300, 5 auto scales of 1024x768) == [155, 77, 39, 37, 37] (sum 345)")
 def test_scale_steps_sum_is_the_budget_with_many_scales():
     sizes = scale_sizes(Config(scales="auto"), (1024, 768))
     assert sum(scale_steps(300, sizes)) == 300
@@ -221,9 +218,6 @@ def test_optimizers_lower_the_loss(mode, optimizer, tiny_net, tiny_options, cont
     assert losses[-1] < 0.7 * losses[0]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: render(..., optimizer='sgd') raises KeyError('sgd') from "
-                                       "fuchun.memory.estimate (called by engine.fit_memory before optimise checks the "
-                                       "name) instead of the ValueError naming the valid optimizers")
 def test_unknown_optimizer_is_rejected(tiny_net, tiny_options, style):
     with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
         render("texture", style=style, optimizer="sgd", net=tiny_net, **tiny_options)

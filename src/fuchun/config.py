@@ -42,12 +42,12 @@ class Config:
     masks: tuple[str, ...] | None = opt(None, "one mask image per style image, white where that style goes; where no mask is white the content stays", flag="--mask")
     mask_feather: float = opt(3.0, "blur of the mask edges: Gaussian sigma in output px (0: hard edges)", parse_fn=parse.nonneg_float)
     # --- optimisation
-    steps: int = opt(300, "optimisation steps at the final scale (earlier scales get more)", parse_fn=parse.positive_int, group="optimise")
+    steps: int = opt(300, "loss evaluations in all, split over the scales: twice as many at each smaller scale", parse_fn=parse.positive_int, group="optimise")
     optimizer: str = opt("lbfgs", "optimiser", choices=OPTIMIZERS, group="optimise")
     lr: float = opt(0.02, "Adam learning rate (pixels in [0, 1])", parse_fn=parse.positive_float, group="optimise")
     lbfgs_history: int = opt(50, "L-BFGS history size", parse_fn=parse.positive_int, group="optimise")
     init: str = opt("content", "start image: content, noise, style-mean, or an image file", parse_fn=parse.init, group="optimise")
-    seed: int = opt(0, "random seed (noise init, shifted directions)", parse_fn=parse.nonneg_int, group="optimise")
+    seed: int = opt(0, "random seed of the noise start image", parse_fn=parse.nonneg_int, group="optimise")
     # --- losses (None: from the preset)
     preset: str = opt("fuchun", "loss preset", choices=tuple(PRESETS), group="loss")
     content_weight: float | None = opt(None, "weight of the content loss", parse_fn=parse.nonneg_float, group="loss")
@@ -73,7 +73,11 @@ class Config:
     trace: str | None = opt(None, "write a JSON trace, a loss plot and a snapshot sheet into DIR", group="report")
 
     def resolved(self) -> "Config":
-        """A copy with every preset-controlled field filled in."""
+        """A copy with every preset-controlled field filled in; a value outside its choices raises."""
+        for f in dataclasses.fields(self):
+            value, choices = getattr(self, f.name), f.metadata.get("choices")
+            if choices and value is not None and value not in choices:
+                raise ValueError(f"unknown {f.name} {value!r}; valid: {', '.join(choices)}")
         values = preset(self.preset)
         filled = {k: (getattr(self, k) if getattr(self, k) is not None else values[k]) for k in PRESET_KEYS}
         return dataclasses.replace(self, **filled)

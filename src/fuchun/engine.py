@@ -69,14 +69,15 @@ def scale_sizes(cfg: Config, final: tuple[int, int]) -> list[tuple[int, int]]:
 
 
 def scale_steps(total: int, sizes: list[tuple[int, int]]) -> list[int]:
-    """Split the step budget: each scale gets twice the steps of the next larger one
-    (as many as its pixels are cheaper), but never less than an eighth of the budget."""
-    if len(sizes) == 1:
-        return [total]
+    """Split the step budget over the scales, summing to ``total``: each scale gets a floor of
+    an eighth of the budget, and the rest goes in proportion to 1/pixels (twice as many
+    steps per halving of the pixels: most work where it is cheap)."""
+    n = len(sizes)
+    floor = min(max(1, total // 8), total // n)
     shares = [1.0 / (w * h) for w, h in sizes]
-    raw = [total * s / sum(shares) for s in shares]
-    floor = max(1, total // 8)
-    steps = [max(floor, round(r)) for r in raw]
+    rest = total - floor * n
+    steps = [floor + int(rest * s / sum(shares)) for s in shares]
+    steps[0] += total - sum(steps)  # rounding leftovers go to the cheapest scale
     return steps
 
 

@@ -21,7 +21,13 @@ def positive_int(text: str) -> int:
 
 def nonneg_int(text: str) -> int:
     """An integer >= 0."""
-    return 0 if str(text).strip() == "0" else positive_int(text)
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise ValueError(f"{text!r} must be 0 or more")
+    return value
 
 
 def positive_float(text: str) -> float:
@@ -69,7 +75,7 @@ def scales(text: str) -> str | tuple[int, ...]:
     if text in ("auto", "none"):
         return text
     values = tuple(positive_int(t) for t in text.split(","))
-    if list(values) != sorted(values):
+    if any(b <= a for a, b in zip(values, values[1:])):
         raise ValueError(f"scales {text!r} must increase")
     return values
 
@@ -96,7 +102,10 @@ def shifts(text: str | list[str]) -> dict[str, tuple[int, ...]]:
         layer, sep, deltas = item.partition("=")
         if not sep:
             raise ValueError(f"shift {item!r} must look like relu1_1=4,8,16")
-        (name,) = names(layer)
+        layers = names(layer)
+        if len(layers) != 1:
+            raise ValueError(f"shift {item!r} must name one layer before '=', like relu1_1=4,8,16")
+        name = layers[0]
         out[name] = tuple(positive_int(d) for d in deltas.split(","))
     return out
 
