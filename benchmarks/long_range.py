@@ -17,7 +17,7 @@ import statistics
 import fuchun
 from fuchun.image_io import resize_image, to_pil, write_image
 from fuchun.metrics import autocorrelation_error
-from fuchun.sheet import contact_sheet
+from fuchun.plot import contact_sheet
 
 from common import ROOT, image
 
@@ -25,9 +25,9 @@ TEXTURES = ("texture/sw-pattern.png", "texture/floral-tapestry.png")
 OFFSETS = (16, 32, 48, 64)
 VARIANTS = {
     "Gram only": dict(preset="gatys"),
-    "Gram + shifted (fuchun shifts)": dict(preset="gatys", shift_weight=5.0,
+    "+ shifted, fuchun (3 pairs)": dict(preset="gatys", shift_weight=5.0,
                                            shifts={"relu2_1": (8,), "relu3_1": (8,), "relu4_1": (8,)}),
-    "Gram + shifted (Berger table)": dict(preset="berger"),
+    "+ shifted, Berger (14 pairs)": dict(preset="berger"),
 }
 
 
@@ -49,7 +49,7 @@ def main() -> None:
                                     scales="none", **options)
                 errors.append(autocorrelation_error(out, exemplar, offsets=OFFSETS))
                 if seed == args.seeds[0]:
-                    tiles.append((to_pil(out), f"{name}\nautocorr. error {errors[-1]:.3f}"))
+                    tiles.append((to_pil(out), f"{name}: {errors[-1]:.3f}"))
             summary[(rel, name)] = errors
             print(f"{rel:30s} {name:32s} autocorrelation error {statistics.mean(errors):.4f} "
                   f"(seeds: {', '.join(f'{e:.4f}' for e in errors)})", flush=True)
@@ -57,7 +57,8 @@ def main() -> None:
         base = statistics.mean(summary[(rel, 'Gram only')])
         for name in list(VARIANTS)[1:]:
             print(f"{rel:30s} {name:32s} error / Gram-only error = {statistics.mean(summary[(rel, name)]) / base:.3f}")
-    sheet = contact_sheet(tiles, columns=len(VARIANTS) + 1, title="Texture synthesis: Gram vs Gram + shifted Gram", tile_width=256)
+    title = "Texture synthesis from noise; number: luminance autocorrelation error at 16-64 px"
+    sheet = contact_sheet(tiles, columns=len(VARIANTS) + 1, cell=args.size, title=title)
     out = ROOT / args.out if not args.out.startswith("/") else args.out
     import pathlib
 

@@ -15,16 +15,18 @@ from PIL import Image
 from .api import render
 from .image_io import to_pil
 from .report import Reporter
-from .sheet import contact_sheet
+from .plot import contact_sheet
+
+CELL = 360  # px of each picture on the sheet
 
 # (caption, mode, options): one row of the article's story
 STEPS: tuple[tuple[str, str, dict], ...] = (
     ("content only (from noise)", "reconstruct", {}),
     ("style only: Gram (Gatys)", "texture", {"preset": "gatys"}),
-    ("style only: Gram + shifted Gram\n(Berger & Memisevic)", "texture", {"preset": "berger"}),
+    ("style only: + shifted Gram (Berger)", "texture", {"preset": "berger"}),
     ("Gatys: content + Gram", "stylize", {"preset": "gatys"}),
-    ("+ histogram loss (Risser et al.)", "stylize", {"preset": "risser"}),
-    ("all combined + TV (fuchun default)", "stylize", {"preset": "fuchun"}),
+    ("Gatys + histogram (Risser)", "stylize", {"preset": "risser"}),
+    ("all combined + TV (fuchun)", "stylize", {"preset": "fuchun"}),
 )
 
 
@@ -40,5 +42,5 @@ def article_sheet(
             kwargs["style"] = style
         pictures.append(render(mode, reporter=reporter, **kwargs, **{**options, **preset}))
     tiles = [(to_pil(p), caption) for p, (caption, _, _) in zip(pictures, STEPS)]
-    sheet = contact_sheet(tiles, columns=3, title="fuchun: the article's pictures, step by step")
+    sheet = contact_sheet(tiles, columns=3, cell=CELL, title="The article's pictures, step by step")
     return sheet, pictures

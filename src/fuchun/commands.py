@@ -162,7 +162,7 @@ def article_command(ns: argparse.Namespace, options: dict) -> int:
     sheet, pictures = article_sheet(content, style, reporter_for=lambda caption: BarReporter(quiet=quiet), **options)
     if keep is not None:
         for i, (picture, (caption, _, _)) in enumerate(zip(pictures, STEPS), start=1):
-            name = re.sub(r"[^a-z0-9]+", "-", caption.split("\n")[0].lower()).strip("-")
+            name = re.sub(r"[^a-z0-9]+", "-", caption.lower()).strip("-")
             write_image(picture, keep / f"{i}-{name[:40]}.png", protect=inputs)
     write_image(read_image(sheet), output, protect=inputs)
     if not quiet:

@@ -1,0 +1,34 @@
+"""Tests for the article's sequence and its contact sheet."""
+
+from __future__ import annotations
+
+import torch
+from PIL import Image
+
+from fuchun import cli
+from fuchun.article import STEPS, article_sheet
+
+import pytest
+
+
+def test_article_renders_every_step(tiny_net, tiny_options):
+    content, style = torch.rand(3, 60, 80), torch.rand(3, 64, 64)
+    sheet, pictures = article_sheet(content, style, net=tiny_net, **tiny_options)
+    assert len(pictures) == len(STEPS) == 6
+    for picture in pictures:
+        assert picture.shape[0] == 3 and max(picture.shape[1:]) == 64
+        assert 0 <= picture.min() and picture.max() <= 1
+    assert isinstance(sheet, Image.Image) and sheet.width > 3 * 64 and sheet.height > 2 * 64
+    # the style-only pictures ignore the content; the stylised ones start from it and differ
+    assert not torch.equal(pictures[3], pictures[5])
+
+
+@pytest.mark.weights
+def test_article_command_writes_sheet_and_pictures(images_dir, tmp_path, capsys, real_weights):
+    out, keep = tmp_path / "sheet.png", tmp_path / "pictures"
+    status = cli.main(["article", str(images_dir / "content/montreal-skyline.png"),
+                       str(images_dir / "style/fuchun-mountains.png"), "-o", str(out), "--keep", str(keep),
+                       "--size", "64", "--steps", "2", "--quiet", "--shift", "relu2_1=4"])
+    assert status == 0, capsys.readouterr().err
+    assert Image.open(out).width > 600
+    assert len(list(keep.glob("*.png"))) == 6

@@ -1,0 +1,30 @@
+"""The benchmarks must keep working: their quick modes run here on the CPU (real weights)."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _run(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCH / script), *args], cwd=BENCH, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.weights
+def test_gpu_benchmark_runs_on_cpu_at_tiny_sizes(real_weights):
+    out = _run("gpu.py", "--quick", "--device", "cpu")
+    assert "ms/eval" in out and "end-to-end default run at 96 px" in out
+
+
+@pytest.mark.weights
+def test_speed_benchmark_quick_prints_the_ratio_last(real_weights):
+    last = _run("speed.py", "--quick", "--device", "cpu").strip().splitlines()[-1]
+    assert float(last) > 0
