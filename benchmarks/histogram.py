@@ -48,7 +48,8 @@ def main() -> None:
             for seed in args.seeds:
                 out = fuchun.render("stylize", content=content, style=style, size=args.size, steps=args.steps,
                                     seed=seed, init="noise", scales="none", **options)
-                values.append(wasserstein_distances(net, out, style_small)["mean"])
+                per_layer = wasserstein_distances(net, out, style_small)
+                values.append(statistics.mean(per_layer.values()))
             means[name] = statistics.mean(values)
             print(f"{content_rel.split('/')[-1]:22s} + {style_rel.split('/')[-1]:22s} {name:18s} "
                   f"W1 {means[name]:.4f} ± {statistics.pstdev(values):.4f} (seeds: {', '.join(f'{v:.4f}' for v in values)})",

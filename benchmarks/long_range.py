@@ -4,7 +4,7 @@ Berger & Memisevic (2016) claim the shifted Gram matrices restore long-range reg
 that a Gram matrix loses. For each exemplar, synthesise from the same noise (same seeds,
 same steps) with Gram only and with Gram + shifted Gram, and measure how far the output's
 luminance autocorrelation at 16-64 px offsets is from the exemplar's (lower is better).
-Writes a side-by-side sheet to docs/evidence/long_range.png.
+Writes a side-by-side sheet to docs/evidence/long_range.jpg.
 
     python benchmarks/long_range.py [--size 256] [--steps 200] [--seeds 0 1]
 """
@@ -18,6 +18,7 @@ import fuchun
 from fuchun.image_io import resize_image, to_pil, write_image
 from fuchun.metrics import autocorrelation_error
 from fuchun.plot import contact_sheet
+from fuchun.presets import FUCHUN_SHIFTS
 
 from common import ROOT, image
 
@@ -25,8 +26,7 @@ TEXTURES = ("texture/sw-pattern.png", "texture/floral-tapestry.png")
 OFFSETS = (16, 32, 48, 64)
 VARIANTS = {
     "Gram only": dict(preset="gatys"),
-    "+ shifted, fuchun (3 pairs)": dict(preset="gatys", shift_weight=5.0,
-                                           shifts={"relu2_1": (8,), "relu3_1": (8,), "relu4_1": (8,)}),
+    "+ shifted, fuchun (6 pairs)": dict(preset="gatys", shift_weight=5.0, shifts=FUCHUN_SHIFTS),
     "+ shifted, Berger (14 pairs)": dict(preset="berger"),
 }
 
@@ -36,7 +36,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    p.add_argument("--out", default=str(ROOT / "docs" / "evidence" / "long_range.png"))
+    p.add_argument("--out", default=str(ROOT / "docs" / "evidence" / "long_range.jpg"))
     args = p.parse_args()
     tiles, summary = [], {}
     for rel in TEXTURES:
