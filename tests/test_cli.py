@@ -283,3 +283,13 @@ def test_weights_command_lists_vgg16_as_cached(capsys, real_weights):
     (line,) = [l for l in out.splitlines() if l.split()[0] == "vgg16"]
     assert "not cached" not in line
     assert str(real_weights.path) in line
+
+
+def test_output_over_a_mask_file_is_refused(capsys, tmp_path, small_rgb):
+    mask = tmp_path / "mask.png"
+    mask.write_bytes(small_rgb.read_bytes())
+    before = mask.read_bytes()
+    status = main(["stylize", str(small_rgb), str(small_rgb), "--mask", str(mask), "-o", str(mask)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status != 0 and len(err) == 1 and err[0].startswith("fuchun: error:")
+    assert mask.read_bytes() == before

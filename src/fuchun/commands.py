@@ -41,6 +41,7 @@ def run_command(ns: argparse.Namespace, options: dict) -> int:
     inputs = [p for p in [getattr(ns, "content", None), *(getattr(ns, "style", None) or [])] if p]
     if "init" in options and pathlib.Path(options["init"]).exists():
         inputs.append(options["init"])
+    inputs.extend(options.get("masks") or ())
     _check_output(output, inputs, ns.bit_depth)
     blend = getattr(ns, "style_blend", None)
     if blend is not None and len(blend) != len(ns.style):
