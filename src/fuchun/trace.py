@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import io
 import json
 import math
@@ -24,6 +23,7 @@ from PIL import Image
 
 from .config import Config
 from .image_io import to_pil
+from .weight_files import sha256_file
 from .plot import contact_sheet, loss_plot
 from .report import Progress, Reporter, RunInfo
 
@@ -46,15 +46,6 @@ def prepare_directory(path: str | os.PathLike) -> pathlib.Path:
     except OSError as exc:
         raise TraceError(f"cannot create trace directory '{directory}': {exc.strerror or exc}") from exc
     return directory
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes, as hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def snapshot_steps(total: int, count: int = SNAPSHOTS) -> set[int]:
@@ -127,7 +118,7 @@ class TraceReporter(Reporter):
             "inputs": self.inputs, "output": None if self.output is None else str(self.output),
         }
         if error is None and self.output is not None and os.path.isfile(self.output):
-            out["output_sha256"] = file_sha256(self.output)
+            out["output_sha256"] = sha256_file(self.output)
         if info is not None:
             out.update(backbone=info.backbone, weights_sha256=info.weights_sha256, device=info.device,
                        precision=info.precision,
@@ -175,7 +166,7 @@ def _describe(paths: Any) -> Any:
     """{"path", "sha256"} of one input file, or a list of them."""
     if isinstance(paths, (list, tuple)):
         return [_describe(p) for p in paths]
-    return {"path": str(paths), "sha256": file_sha256(paths)}
+    return {"path": str(paths), "sha256": sha256_file(paths)}
 
 
 def _thumbnail(image: torch.Tensor) -> Image.Image:
