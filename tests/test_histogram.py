@@ -227,3 +227,20 @@ def test_table_equal_blend_is_pooled_quantiles():
     torch.testing.assert_close(loss.table, table)
     expected = (feats - histogram_match(feats, table)).pow(2).mean() / table.pow(2).mean()
     torch.testing.assert_close(loss(feats), expected)
+
+
+def test_loss_bf16_channels_last_value_and_gradient():
+    # bf16 features (as under autocast) in channels-last memory: value and gradient as in float32
+    style = _distinct(3, 20, 20, seed=19, scale=2.0)
+    loss = HistogramLoss([style])
+    feats = _distinct(3, 24, 30, seed=20).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    feats.requires_grad_(True)
+    value = loss(feats)
+    value.backward()
+    exact = feats.detach().float()
+    target = loss.target(exact)
+    torch.testing.assert_close(value, (exact - target).pow(2).mean() / loss.scale)
+    assert feats.grad.dtype == torch.bfloat16
+    assert feats.grad.is_contiguous(memory_format=torch.channels_last)
+    expected = 2 * (exact - target) / (exact.numel() * loss.scale)
+    torch.testing.assert_close(feats.grad.float(), expected, rtol=1e-2, atol=1e-2 * float(expected.abs().max()))

@@ -115,8 +115,8 @@ def test_shifted_loss_blend():
     torch.testing.assert_close(first_only(feats), single(feats))
     both = ShiftedGramLoss.from_styles([s1, s2], [1], [1.0, 1.0])
     (x1, y1), (x2, y2) = shifted_gram(s1, 1), shifted_gram(s2, 1)
-    torch.testing.assert_close(both.target_x1, (x1 + x2) / 2)
-    torch.testing.assert_close(both.target_y1, (y1 + y2) / 2)
+    torch.testing.assert_close(both.target(1)[0], ((x1 + x2) / 2)[0])
+    torch.testing.assert_close(both.target(1)[1], ((y1 + y2) / 2)[0])
 
 
 def test_shifted_loss_style_of_another_size():

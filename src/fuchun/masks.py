@@ -133,8 +133,8 @@ class RegionLoss(nn.Module):
         self.losses = nn.ModuleList(losses)
         self.coverages = [float(c) for c in coverages]
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+    def forward(self, feats: torch.Tensor, x32: torch.Tensor | None = None) -> torch.Tensor:
         total = feats.new_zeros((), dtype=torch.float32)
         for loss, share in zip(self.losses, self.coverages):
-            total = total + share * loss(feats)
+            total = total + share * loss(feats, x32)
         return total

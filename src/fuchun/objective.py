@@ -17,6 +17,7 @@ from torch import nn
 from .config import Config
 from .features import VGGFeatures
 from .losses import ContentLoss, GramLoss, HistogramLoss, ShiftedGramLoss, total_variation
+from .losses.products import as_rows, exact_rows
 from .losses.shifted import fitting_shifts
 from .masks import RegionLoss, check_masks, layer_masks
 
@@ -104,13 +105,15 @@ class Objective(nn.Module):
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.cfg
         feats = self.features(image, self.layers) if self.layers else {}
+        # one float32 copy of each map for the Gram and shifted-Gram statistics of its layer
+        x32 = {n: exact_rows(as_rows(feats[n])) for n in {*self.gram_losses, *self.shift_losses}}
         terms = {}
         if self.content_losses:
             terms["content"] = cfg.content_weight * sum(l(feats[n]) for n, l in self.content_losses.items())
         if self.gram_losses:
-            terms["style"] = cfg.style_weight * sum(self.layer_weights[n] * l(feats[n]) for n, l in self.gram_losses.items())
+            terms["style"] = cfg.style_weight * sum(self.layer_weights[n] * l(feats[n], x32[n]) for n, l in self.gram_losses.items())
         if self.shift_losses:
-            terms["shift"] = cfg.shift_weight * _mean(l(feats[n]) for n, l in self.shift_losses.items())
+            terms["shift"] = cfg.shift_weight * _mean(l(feats[n], x32[n]) for n, l in self.shift_losses.items())
         if self.hist_losses:
             terms["hist"] = cfg.hist_weight * _mean(l(feats[n]) for n, l in self.hist_losses.items())
         if cfg.tv_weight > 0:

@@ -6,31 +6,19 @@ import torch
 from torch import nn
 
 from ._common import blend, energy, exact, flat
+from .products import gram_rows
 
 
-class _Gram(torch.autograd.Function):
-    """G = F Fᵀ / M with a one-product backward: dF = (dG + dGᵀ) F / M (autograd would do two)."""
-
-    @staticmethod
-    def forward(ctx, f: torch.Tensor) -> torch.Tensor:  # f: (B, C, M)
-        ctx.save_for_backward(f)
-        return f @ f.transpose(1, 2) / f.shape[-1]
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (f,) = ctx.saved_tensors
-        return (grad + grad.transpose(1, 2)) @ f / f.shape[-1]
-
-
-def gram_matrix(feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+def gram_matrix(feats: torch.Tensor, mask: torch.Tensor | None = None, *, x32: torch.Tensor | None = None) -> torch.Tensor:
     """G = F Fᵀ / M for (B, C, H, W) features -> (B, C, C), in float32.
 
     With ``mask`` (B, 1, H, W) of weights in [0, 1], each position counts by its weight and
     the sum is divided by the total weight: the Gram matrix of one region (Gatys et al. 2017).
+    ``x32`` may pass the layer's shared float32 rows (:func:`fuchun.losses.products.exact_rows`).
     """
-    f = flat(feats)  # (B, C, M)
     if mask is None:
-        return _Gram.apply(f)
+        return gram_rows(feats, x32)
+    f = flat(feats)  # (B, C, M)
     m = flat(mask)  # (B, 1, M)
     return (f * m) @ f.transpose(1, 2) / m.sum(-1, keepdim=True).clamp_min(1e-8)
 
@@ -55,5 +43,5 @@ class GramLoss(nn.Module):
         """The loss whose target is the weighted blend of several style images' Grams."""
         return cls(blend([gram_matrix(f) for f in feats], weights), **kw)
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        return (gram_matrix(feats, self.mask) - self.target).pow(2).mean() / self.scale
+    def forward(self, feats: torch.Tensor, x32: torch.Tensor | None = None) -> torch.Tensor:
+        return (gram_matrix(feats, self.mask, x32=x32) - self.target).pow(2).mean() / self.scale

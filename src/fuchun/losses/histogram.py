@@ -70,12 +70,21 @@ def histogram_match(feats: torch.Tensor, table: torch.Tensor, *, ranked: torch.T
     ``ranked`` may pass ``resample_table(table, H·W)`` precomputed.
     """
     b, c, h, w = feats.shape
-    f = flat(feats)  # (B, C, M)
-    values = ranked if ranked is not None else resample_table(table, f.shape[-1])
-    low = feats.reshape(b, c, h * w)  # original dtype: bf16 sorts by radix
-    order = argsort_rows(low.contiguous())  # contiguous rows: sorting strided rows is slow
-    matched = torch.empty(b, c, h * w, dtype=f.dtype, device=f.device).scatter_(-1, order, values.to(f.dtype).expand(b, c, -1))
-    return matched.reshape(b, c, h, w)
+    values = ranked if ranked is not None else resample_table(table, h * w)
+    return _match_rows(channel_rows(feats), values).reshape(b, c, h, w)
+
+
+def channel_rows(feats: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> contiguous (B, C, H·W) in the original dtype (bf16 sorts by radix)."""
+    b, c, h, w = feats.shape
+    return feats.reshape(b, c, h * w).contiguous()  # contiguous rows: sorting strided rows is slow
+
+
+def _match_rows(rows: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Each row of contiguous (B, C, M) ``rows`` given ``values`` (C, M, increasing) at its ranks, in float32/64."""
+    dtype = torch.float64 if rows.dtype == torch.float64 else torch.float32
+    order = argsort_rows(rows)
+    return torch.empty(rows.shape, dtype=dtype, device=rows.device).scatter_(-1, order, values.to(dtype).expand_as(order))
 
 
 def masked_histogram_match(
@@ -139,6 +148,28 @@ def binned_match(feats: torch.Tensor, cdf: torch.Tensor, lo: torch.Tensor, hi: t
     return torch.stack(out).reshape(b, c, h, w)
 
 
+class _SquaredDistance(torch.autograd.Function):
+    """Σ (F − R)² / denominator for a detached R, given diff = F − R in float32.
+
+    The backward pass is 2·diff/denominator cast to F's dtype: no float32 copy of F and no
+    autograd graph over the (large, early-layer) difference.
+    """
+
+    @staticmethod
+    def forward(ctx, feats: torch.Tensor, diff: torch.Tensor, denominator: float) -> torch.Tensor:
+        ctx.save_for_backward(diff)
+        ctx.denominator, ctx.dtype = denominator, feats.dtype
+        ctx.layout = torch.channels_last if feats.dim() == 4 and not feats.is_contiguous() \
+            and feats.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        return diff.pow(2).sum() / denominator
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (diff,) = ctx.saved_tensors
+        # in the features' own layout, so it adds to the other terms' gradients without a transpose
+        return (diff * (2 * grad / ctx.denominator)).to(dtype=ctx.dtype, memory_format=ctx.layout), None, None
+
+
 class HistogramLoss(nn.Module):
     """mean((F − R(F).detach())²) / mean(S²) for one layer; exact, or binned with ``bins``.
 
@@ -164,6 +195,7 @@ class HistogramLoss(nn.Module):
         self._ranked_by_size: dict[int, torch.Tensor] = {}
         table = quantile_table(feats, weights)
         self.register_buffer("scale", table.pow(2).mean().clamp_min(1e-12))
+        self.scale_value = float(self.scale)  # the same, on the host: no device sync per step
         self.register_buffer("mask", None if mask is None else exact(mask.detach()))
         if bins is None:
             self.register_buffer("table", table)
@@ -180,15 +212,25 @@ class HistogramLoss(nn.Module):
             if self.mask is not None:
                 return masked_histogram_match(feats, self.table, self.mask, ranked=self._ranked_by_size)
             if self.bins is None:
-                m = feats.shape[-2] * feats.shape[-1]
-                if self._ranked is None or self._ranked.shape[-1] != m:
-                    self._ranked = resample_table(self.table, m)  # once per output size
-                return histogram_match(feats, self.table, ranked=self._ranked)
+                return histogram_match(feats, self.table, ranked=self._ranked_values(feats.shape[-2] * feats.shape[-1]))
             return binned_match(feats, self.cdf, self.lo, self.hi)
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        err = (exact(feats) - self.target(feats)).pow(2)  # (B, C, H, W)
+    def _ranked_values(self, m: int) -> torch.Tensor:
+        """The table resampled at M rank levels, cached (once per output size)."""
+        if self._ranked is None or self._ranked.shape[-1] != m:
+            self._ranked = resample_table(self.table, m)
+        return self._ranked
+
+    def forward(self, feats: torch.Tensor, x32: torch.Tensor | None = None) -> torch.Tensor:
+        """The loss for (B, C, H, W) ``feats``; ``x32`` is accepted for symmetry with the other terms."""
         if self.mask is None:
-            return err.mean() / self.scale
+            with torch.no_grad():
+                if self.bins is None:  # exact: F − R from one contiguous copy of F's rows
+                    rows = channel_rows(feats)
+                    diff = torch.sub(rows, _match_rows(rows, self._ranked_values(rows.shape[-1]))).view(feats.shape)
+                else:
+                    diff = torch.sub(feats, self.target(feats))  # float32 (promoted inside the kernel)
+            return _SquaredDistance.apply(feats, diff, diff.numel() * self.scale_value)
+        err = (exact(feats) - self.target(feats)).pow(2)  # (B, C, H, W)
         weighted = (err * self.mask).sum() / (self.mask.sum() * feats.shape[1]).clamp_min(1e-12)
         return weighted / self.scale

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ._common import blend, exact, flat
+from .products import shifted_rows
 
 
 def shifted_gram(
@@ -31,6 +32,9 @@ def shifted_gram(
         raise ValueError(f"shift {delta} does not fit a {h}x{w} feature map")
     if mask is not None and tuple(mask.shape[-2:]) != (h, w):
         raise ValueError(f"mask {tuple(mask.shape[-2:])} does not match the {h}x{w} feature map")
+    if mask is None:
+        both = shifted_rows(feats, [delta])  # copy-free (fuchun.losses.products)
+        return both[:, 0], both[:, 1]
     m = mask
     a_x = _correlate(feats[:, :, :, delta:], feats[:, :, :, : w - delta],
                      None if m is None else m[:, :, :, delta:] * m[:, :, :, : w - delta])  # right · left
@@ -69,12 +73,15 @@ class ShiftedGramLoss(nn.Module):
             raise ValueError("ShiftedGramLoss needs at least one shift")
         self.deltas = sorted(targets)
         self.register_buffer("mask", None if mask is None else exact(mask.detach()))
-        for d in self.deltas:
-            t_x, t_y = targets[d]
-            self.register_buffer(f"target_x{d}", exact(t_x.detach()))
-            self.register_buffer(f"target_y{d}", exact(t_y.detach()))
-            scale = 0.5 * (exact(t_x).pow(2).mean() + exact(t_y).pow(2).mean())
-            self.register_buffer(f"scale{d}", scale.clamp_min(1e-12))
+        stacked = [exact(t.detach()).reshape(t.shape[-2:]) for d in self.deltas for t in targets[d]]
+        self.register_buffer("targets", torch.stack(stacked))  # (2K, C, C): x δ₁, y δ₁, x δ₂, ...
+        energies = self.targets.pow(2).mean((1, 2))
+        self.register_buffer("scales", (0.5 * (energies[0::2] + energies[1::2])).clamp_min(1e-12))  # (K,)
+
+    def target(self, delta: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (horizontal, vertical) target correlations of shift ``delta``, each (C, C)."""
+        i = self.deltas.index(delta)
+        return self.targets[2 * i], self.targets[2 * i + 1]
 
     @classmethod
     def from_styles(
@@ -87,10 +94,10 @@ class ShiftedGramLoss(nn.Module):
             targets[d] = (blend([p[0] for p in pairs], weights), blend([p[1] for p in pairs], weights))
         return cls(targets, **kw)
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        total = feats.new_zeros((), dtype=torch.float32)
-        for d in self.deltas:
-            a_x, a_y = shifted_gram(feats, d, mask=self.mask)
-            err = (a_x - getattr(self, f"target_x{d}")).pow(2).mean() + (a_y - getattr(self, f"target_y{d}")).pow(2).mean()
-            total = total + 0.5 * err / getattr(self, f"scale{d}")
-        return total / len(self.deltas)
+    def forward(self, feats: torch.Tensor, x32: torch.Tensor | None = None) -> torch.Tensor:
+        if self.mask is None:
+            a = shifted_rows(feats, self.deltas, x32)  # (B, 2K, C, C)
+        else:
+            a = torch.stack([torch.stack(shifted_gram(feats, d, mask=self.mask), 1) for d in self.deltas], 1).flatten(1, 2)
+        err = (a - self.targets).pow(2).mean((0, 2, 3))  # (2K,)
+        return (0.5 * (err[0::2] + err[1::2]) / self.scales).mean()
