@@ -244,3 +244,17 @@ def test_loss_bf16_channels_last_value_and_gradient():
     assert feats.grad.is_contiguous(memory_format=torch.channels_last)
     expected = 2 * (exact - target) / (exact.numel() * loss.scale)
     torch.testing.assert_close(feats.grad.float(), expected, rtol=1e-2, atol=1e-2 * float(expected.abs().max()))
+
+
+def test_loss_in_channel_chunks_equals_all_at_once(monkeypatch):
+    import fuchun.losses.histogram as histogram
+
+    style, feats = _distinct(7, 6, 6, seed=21), _distinct(7, 5, 8, seed=22).requires_grad_(True)
+    loss = HistogramLoss([style])
+    whole = loss(feats)
+    (g_whole,) = torch.autograd.grad(whole, feats)
+    monkeypatch.setattr(histogram, "CHANNEL_CHUNK", 3)  # chunks of 3, 3 and 1 channels
+    chunked = loss(feats)
+    (g_chunked,) = torch.autograd.grad(chunked, feats)
+    torch.testing.assert_close(chunked, whole)
+    torch.testing.assert_close(g_chunked, g_whole)

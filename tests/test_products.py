@@ -88,3 +88,14 @@ def test_rows_of_a_channels_last_map_are_a_view():
 def test_shift_that_does_not_fit_is_refused(delta):
     with pytest.raises(ValueError, match="does not fit"):
         shifted_rows(_feats(1, 2, 5, 7, seed=10), [delta])
+
+
+def test_lean_blocked_upcast_equals_the_shared_copy(monkeypatch):
+    import fuchun.losses.products as products
+
+    f = _feats(1, 4, 9, 7, seed=11, dtype=torch.bfloat16)
+    x32 = exact_rows(as_rows(f))
+    shared_s, shared_g = shifted_rows(f, [1, 3], x32), gram_rows(f, x32)
+    monkeypatch.setattr(products, "BLOCK_ROWS", 5)  # 63 rows in blocks of 5
+    torch.testing.assert_close(shifted_rows(f, [1, 3]), shared_s)
+    torch.testing.assert_close(gram_rows(f), shared_g)

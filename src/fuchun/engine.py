@@ -23,7 +23,7 @@ from .masks import fit_masks, masks_at_scale
 from .memory import MemoryPlanError, Plan, available_bytes, largest_side, plan
 from .parse import MAX_SIDE
 from .objective import Objective
-from .optimize import optimise
+from .optimize import Moments, optimise
 from .report import Progress, Reporter, RunInfo
 from .weights import load_weights
 
@@ -110,17 +110,17 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
     steps = scale_steps(cfg.steps, sizes)
     reporter.start(RunInfo(backbone=cfg.backbone, weights_sha256=sha256, device=str(machine.device),
                            precision=machine.precision, sizes=sizes, steps=steps, config=cfg))
-    image, warned = None, set()
+    image, warned, moments = None, set(), Moments()
     clock = Clock(sum(steps))
     for index, (size, n_steps) in enumerate(zip(sizes, steps)):
-        objective = _objective(net, cfg, job, size, machine)
+        objective = _objective(net, cfg, job, size, machine, lean=memory.checkpoint)
         for w in objective.warnings:
             if w not in warned:
                 warned.add(w)
                 reporter.warning(w)
         start = _initial(cfg, job, size, image, machine)
         image = _optimise_scale(objective, start, steps=n_steps, optimizer=cfg.optimizer, lr=cfg.lr, history=memory.history,
-                         on_step=clock.hook(reporter, index, len(sizes), size))
+                                on_step=clock.hook(reporter, index, len(sizes), size), moments=moments)
     return image[0].float().cpu()
 
 
@@ -176,11 +176,12 @@ def style_size(cfg: Config, size: tuple[int, int], style: torch.Tensor) -> tuple
     return max(1, round(w * k)), max(1, round(h * k))
 
 
-def _objective(net, cfg: Config, job: Job, size, machine: Machine) -> Objective:
+def _objective(net, cfg: Config, job: Job, size, machine: Machine, *, lean: bool = False) -> Objective:
     content = None if job.content is None else _to_scale(job.content, size, machine, name="content image")
     styles = [_to_scale(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
     masks = masks_at_scale(job.masks, size, machine.device)
-    return Objective(net, cfg, content=content, styles=styles, blend=job.blend, masks=masks, autocast=machine.autocast)
+    return Objective(net, cfg, content=content, styles=styles, blend=job.blend, masks=masks, autocast=machine.autocast,
+                     lean=lean)
 
 
 def _initial(cfg: Config, job: Job, size, previous: torch.Tensor | None, machine: Machine) -> torch.Tensor:

@@ -5,8 +5,12 @@ from the architecture table, plus the optimiser's state and the statistics' buff
 
 - every ReLU output up to the deepest layer used, in the network's precision (autograd
   keeps them for the backward pass; conv outputs are freed), and max-pooling's indices;
-- float32 copies of the loss layers' features (statistics are never taken in bf16), and
-  the histogram loss's int64 ranks and float32 matched target;
+- the statistics: a float32 copy of relu1_1's map shared by its Gram and shifted-Gram
+  terms (bf16 only, and not in the lean mode that goes with checkpointing, where the
+  products upcast blocks of rows instead), and one gradient buffer of that map beyond
+  the backward pass's own;
+- the histogram loss's difference F − R, kept in the network's precision, and the int64
+  ranks, the contiguous copy and the matched target of the channels ranked at a time;
 - the image, its gradient and the optimiser's state: L-BFGS keeps 2 vectors per history
   entry, Adam 2 moments;
 - the backward pass's largest transient (the gradient of the biggest activation).
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from .architectures import layers_of
+from .losses.histogram import CHANNEL_CHUNK
 
 MARGIN = 1.1  # allocator slack and small buffers
 OVERHEAD_BYTES = 400 * 2**20  # weights (fp32 + bf16 copy), runtime, small tensors
@@ -86,8 +91,10 @@ def estimate(
     """Estimated peak bytes of one run at ``size`` = (W, H)."""
     pixels = size[0] * size[1]
     kept, largest = _per_pixel(arch, deepest, precision=precision, checkpoint=checkpoint)
-    stats = 64 * 4 * 2 if precision == "bf16" else 0  # float32 copy of relu1_1 and its gradient
-    hist = hist_channels * (4 + 4) + 16 * 8  # matched target, difference; ranks of 16 channels
+    shared = 64 * 4 if precision == "bf16" and not checkpoint else 0  # float32 copy of relu1_1 (fuchun.losses.products)
+    stats = shared + 64 * BYTES[precision]  # and one more gradient buffer of it than the backward's own
+    chunk = CHANNEL_CHUNK * (BYTES[precision] + 8 + 4)  # copy, int64 ranks, matched values of one chunk
+    hist = hist_channels * BYTES[precision] + chunk if hist_channels else 0  # the kept difference F − R
     state = {"lbfgs": 2 * history + 4, "adam": 4}[optimizer] * 3 * 4
     per_pixel = kept + largest + stats + hist + state
     return int(OVERHEAD_BYTES + MARGIN * per_pixel * pixels)

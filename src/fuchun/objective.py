@@ -37,9 +37,11 @@ class Objective(nn.Module):
         blend: list[float] | None = None,
         masks: list[torch.Tensor] | None = None,
         autocast: Callable[[], AbstractContextManager] = nullcontext,
+        lean: bool = False,
     ) -> None:
         super().__init__()
         self.net, self.cfg, self.autocast = net, cfg, autocast
+        self.lean = lean  # no shared float32 copies of the maps (large pictures; fuchun.memory)
         self.masks = masks  # one (1, 1, H, W) mask per style at the output size, or None (fuchun.masks)
         if masks is not None:
             check_masks(len(masks), n_styles=len(styles), blend=blend)
@@ -106,7 +108,8 @@ class Objective(nn.Module):
         cfg = self.cfg
         feats = self.features(image, self.layers) if self.layers else {}
         # one float32 copy of each map for the Gram and shifted-Gram statistics of its layer
-        x32 = {n: exact_rows(as_rows(feats[n])) for n in {*self.gram_losses, *self.shift_losses}}
+        shared = {*self.gram_losses, *self.shift_losses}
+        x32 = {n: None if self.lean else exact_rows(as_rows(feats[n])) for n in shared}
         terms = {}
         if self.content_losses:
             terms["content"] = cfg.content_weight * sum(l(feats[n]) for n, l in self.content_losses.items())

@@ -16,6 +16,7 @@ from ._common import blend, exact, flat, normalised_weights
 from .ranks import argsort_rows
 
 INSIDE = 0.5  # with a mask, pixels of at least this weight are ranked as the region
+CHANNEL_CHUNK = 16  # channels ranked at a time: bounds the int64 ranks and copies of a large map
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
@@ -149,25 +150,28 @@ def binned_match(feats: torch.Tensor, cdf: torch.Tensor, lo: torch.Tensor, hi: t
 
 
 class _SquaredDistance(torch.autograd.Function):
-    """Σ (F − R)² / denominator for a detached R, given diff = F − R in float32.
+    """``total`` / denominator, where total = Σ (F − R)² for a detached R, was summed in
+    float32 and ``diff`` = F − R is kept in F's dtype for the backward pass.
 
-    The backward pass is 2·diff/denominator cast to F's dtype: no float32 copy of F and no
-    autograd graph over the (large, early-layer) difference.
+    The backward pass is 2·diff/denominator in F's dtype and layout: no float32 copy of F
+    and no autograd graph over the (large, early-layer) difference. Under bf16 the kept
+    difference is rounded to 8 bits — of the difference, not of F — and the gradient is
+    bf16 anyway when it enters the convolutions' backward pass.
     """
 
     @staticmethod
-    def forward(ctx, feats: torch.Tensor, diff: torch.Tensor, denominator: float) -> torch.Tensor:
+    def forward(ctx, feats: torch.Tensor, diff: torch.Tensor, total: torch.Tensor, denominator: float) -> torch.Tensor:
         ctx.save_for_backward(diff)
         ctx.denominator, ctx.dtype = denominator, feats.dtype
         ctx.layout = torch.channels_last if feats.dim() == 4 and not feats.is_contiguous() \
             and feats.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-        return diff.pow(2).sum() / denominator
+        return total / denominator
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (diff,) = ctx.saved_tensors
         # in the features' own layout, so it adds to the other terms' gradients without a transpose
-        return (diff * (2 * grad / ctx.denominator)).to(dtype=ctx.dtype, memory_format=ctx.layout), None, None
+        return (diff * (2 * grad / ctx.denominator)).to(dtype=ctx.dtype, memory_format=ctx.layout), None, None, None
 
 
 class HistogramLoss(nn.Module):
@@ -215,6 +219,20 @@ class HistogramLoss(nn.Module):
                 return histogram_match(feats, self.table, ranked=self._ranked_values(feats.shape[-2] * feats.shape[-1]))
             return binned_match(feats, self.cdf, self.lo, self.hi)
 
+    def _exact_difference(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(F − R(F) in F's dtype, Σ (F − R)² in float32), CHANNEL_CHUNK channels at a time,
+        each chunk from one contiguous copy of its rows."""
+        b, c, h, w = feats.shape
+        values = self._ranked_values(h * w)
+        diff = torch.empty(b, c, h * w, dtype=feats.dtype, device=feats.device)
+        total = torch.zeros((), dtype=torch.float64 if feats.dtype == torch.float64 else torch.float32, device=feats.device)
+        for i in range(0, c, CHANNEL_CHUNK):
+            rows = channel_rows(feats[:, i : i + CHANNEL_CHUNK])
+            chunk = torch.sub(rows, _match_rows(rows, values[i : i + CHANNEL_CHUNK]))  # float32 (promoted)
+            total += torch.vdot(chunk.view(-1), chunk.view(-1))
+            diff[:, i : i + CHANNEL_CHUNK] = chunk
+        return diff.view(b, c, h, w), total
+
     def _ranked_values(self, m: int) -> torch.Tensor:
         """The table resampled at M rank levels, cached (once per output size)."""
         if self._ranked is None or self._ranked.shape[-1] != m:
@@ -225,12 +243,12 @@ class HistogramLoss(nn.Module):
         """The loss for (B, C, H, W) ``feats``; ``x32`` is accepted for symmetry with the other terms."""
         if self.mask is None:
             with torch.no_grad():
-                if self.bins is None:  # exact: F − R from one contiguous copy of F's rows
-                    rows = channel_rows(feats)
-                    diff = torch.sub(rows, _match_rows(rows, self._ranked_values(rows.shape[-1]))).view(feats.shape)
+                if self.bins is None:
+                    diff, total = self._exact_difference(feats)
                 else:
-                    diff = torch.sub(feats, self.target(feats))  # float32 (promoted inside the kernel)
-            return _SquaredDistance.apply(feats, diff, diff.numel() * self.scale_value)
+                    exact_diff = torch.sub(feats, self.target(feats))  # float32 (promoted inside the kernel)
+                    diff, total = exact_diff.to(feats.dtype), exact_diff.pow(2).sum()
+            return _SquaredDistance.apply(feats, diff, total, diff.numel() * self.scale_value)
         err = (exact(feats) - self.target(feats)).pow(2)  # (B, C, H, W)
         weighted = (err * self.mask).sum() / (self.mask.sum() * feats.shape[1]).clamp_min(1e-12)
         return weighted / self.scale

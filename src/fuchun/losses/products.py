@@ -19,7 +19,9 @@ channels-last (B, C, H, W) tensor already is in memory. Then
 
 Precision: the statistics are computed in float32 from one float32 copy of the map
 (``x32``, shared by every term of the layer; the same tensor when X is float32), so
-under bf16 autocast they are the float32 products of the bf16 activations. The backward
+under bf16 autocast they are the float32 products of the bf16 activations. Without
+``x32`` (the lean mode of large pictures) each product upcasts its operands in blocks of
+rows instead, which is slower but never holds a float32 copy of a whole map. The backward
 products run in X's own dtype: under bf16 their result goes straight into the bf16
 convolution backward, so float32 there would only cost time.
 """
@@ -43,6 +45,19 @@ def exact_rows(rows: torch.Tensor) -> torch.Tensor:
     return rows if rows.dtype in (torch.float32, torch.float64) else rows.float()
 
 
+BLOCK_ROWS = 1 << 16  # rows upcast at a time when there is no shared float32 copy
+
+
+def _exact_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """aᵀb for (n, C) row matrices, in float32 (float64 stays) whatever their dtype."""
+    if a.dtype in (torch.float32, torch.float64):
+        return a.T @ b
+    out = a.new_zeros((a.shape[1], b.shape[1]), dtype=torch.float32)
+    for i in range(0, a.shape[0], BLOCK_ROWS):
+        out.addmm_(a[i : i + BLOCK_ROWS].T.float(), b[i : i + BLOCK_ROWS].float())
+    return out
+
+
 def _offsets(deltas: Sequence[int], h: int, w: int) -> list[tuple[int, int, int]]:
     """(flat offset, wrap width, pair count) of [x δ₁, y δ₁, x δ₂, y δ₂, ...]."""
     out = []
@@ -57,10 +72,10 @@ def _offsets(deltas: Sequence[int], h: int, w: int) -> list[tuple[int, int, int]
 def _shifted_product(x: torch.Tensor, s: int, wrap: int, h: int, w: int) -> torch.Tensor:
     """Σ over valid pairs of x[p + s] x[p]ᵀ for one (N, C) map (right/below · left/above)."""
     n = x.shape[0]
-    a = x[s:].T @ x[: n - s]
+    a = _exact_product(x[s:], x[: n - s])
     if wrap:
         grid = x.view(h, w, -1)
-        a -= grid[1:, :wrap].reshape(-1, x.shape[1]).T @ grid[:-1, w - wrap :].reshape(-1, x.shape[1])
+        a -= _exact_product(grid[1:, :wrap].reshape(-1, x.shape[1]), grid[:-1, w - wrap :].reshape(-1, x.shape[1]))
     return a
 
 
@@ -81,9 +96,10 @@ class _Gram(torch.autograd.Function):
     """G = XᵀX / N per batch item; backward dX = X (dG + dGᵀ) / N (one product)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, x32: torch.Tensor) -> torch.Tensor:  # x: (B, N, C)
+    def forward(ctx, x: torch.Tensor, x32: torch.Tensor | None) -> torch.Tensor:  # x: (B, N, C)
         ctx.save_for_backward(x)
-        return x32.transpose(1, 2) @ x32 / x.shape[1]
+        source = x if x32 is None else x32
+        return torch.stack([_exact_product(xb, xb) for xb in source]) / x.shape[1]
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -96,13 +112,13 @@ class _Shifted(torch.autograd.Function):
     """[A_x(δ₁), A_y(δ₁), A_x(δ₂), ...] (B, 2K, C, C), each divided by its pair count."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, x32: torch.Tensor, h: int, w: int, deltas: tuple[int, ...]) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, x32: torch.Tensor | None, h: int, w: int, deltas: tuple[int, ...]) -> torch.Tensor:
         offsets = _offsets(deltas, h, w)
         ctx.save_for_backward(x)
         ctx.geometry = (h, w, offsets)
         return torch.stack([
             torch.stack([_shifted_product(xb, s, wrap, h, w) / count for s, wrap, count in offsets])
-            for xb in x32
+            for xb in (x if x32 is None else x32)
         ])
 
     @staticmethod
@@ -118,12 +134,10 @@ class _Shifted(torch.autograd.Function):
 
 def gram_rows(feats: torch.Tensor, x32: torch.Tensor | None = None) -> torch.Tensor:
     """G = FFᵀ / M in float32 for (B, C, H, W) features; ``x32`` may pass ``exact_rows(as_rows(feats))``."""
-    x = as_rows(feats)
-    return _Gram.apply(x, exact_rows(x) if x32 is None else x32)
+    return _Gram.apply(as_rows(feats), x32)
 
 
 def shifted_rows(feats: torch.Tensor, deltas: Sequence[int], x32: torch.Tensor | None = None) -> torch.Tensor:
     """(B, 2K, C, C) float32: horizontal then vertical cross-correlation for each δ (cropped)."""
-    x = as_rows(feats)
     h, w = feats.shape[-2:]
-    return _Shifted.apply(x, exact_rows(x) if x32 is None else x32, h, w, tuple(deltas))
+    return _Shifted.apply(as_rows(feats), x32, h, w, tuple(deltas))
