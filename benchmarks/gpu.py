@@ -2,8 +2,10 @@
 
 For the full default objective (bf16 autocast + channels-last where available) at
 512/1024/2048/4096 px: ms per loss-and-gradient evaluation, effective TFLOP/s of the
-network part, peak GPU memory next to the memory planner's estimate; then the end-to-end
-default run at 1024 px. Sizes that do not fit are reported, not fatal.
+network part, peak GPU memory next to the memory planner's estimate, with the savings the
+planner picks for a 24 GB budget (``--budget-gib``; at 4096 px: checkpointing and lean
+statistics); then the end-to-end default run at 1024 px. Sizes that do not fit are
+reported, not fatal.
 
     python benchmarks/gpu.py                 # on a CUDA machine
     python benchmarks/gpu.py --quick         # tiny sizes, runs on the CPU too
@@ -18,7 +20,7 @@ import torch
 import fuchun
 from fuchun.config import Config
 from fuchun.engine import Job, _objective
-from fuchun.memory import estimate
+from fuchun.memory import MemoryPlanError, estimate, plan
 
 from common import image, network, per_eval_ms, timed
 
@@ -29,6 +31,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--device", default="auto")
+    p.add_argument("--budget-gib", type=float, default=24.0, help="plan each size for this much memory")
     args = p.parse_args()
     sizes, e2e, steps = ((64, 96), 96, 10) if args.quick else ((512, 1024, 2048, 4096), 1024, Config.steps)
     torch.backends.cudnn.benchmark = True
@@ -38,7 +41,7 @@ def main() -> None:
     print(f"device {machine.device}, precision {machine.precision}")
     for side in sizes:
         try:
-            measure(net, machine, cfg, job, side)
+            measure(net, machine, cfg, job, side, budget=int(args.budget_gib * 2**30))
         except torch.OutOfMemoryError:
             print(f"{side} px: out of memory")
             torch.cuda.empty_cache()
@@ -47,18 +50,25 @@ def main() -> None:
     print(f"end-to-end default run at {e2e} px ({steps} steps): {seconds:.1f} s")
 
 
-def measure(net, machine, cfg, job, side: int) -> None:
+def measure(net, machine, cfg, job, side: int, *, budget: int) -> None:
     w, h = side, side
+    kw = dict(arch="vgg16", deepest="relu5_1", precision=machine.precision, optimizer="lbfgs", hist_channels=64)
+    try:
+        chosen = plan((w, h), budget=budget, history=cfg.lbfgs_history, **kw)
+    except MemoryPlanError as err:
+        print(f"{side}x{side}: {err}")
+        return
+    net.checkpoint_blocks = chosen.checkpoint
     if machine.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    obj = _objective(net, cfg, Job(job.content, job.styles), (w, h), machine)
+    obj = _objective(net, cfg, Job(job.content, job.styles), (w, h), machine, lean=chosen.checkpoint)
     ms = per_eval_ms(obj, torch.rand(1, 3, h, w, device=machine.device))
     peak = torch.cuda.max_memory_allocated() / 2**30 if machine.device.type == "cuda" else float("nan")
-    planned = estimate((w, h), arch="vgg16", deepest="relu5_1", precision=machine.precision, optimizer="lbfgs",
-                       history=cfg.lbfgs_history, hist_channels=64) / 2**30
+    state = 2 * chosen.history * 3 * w * h * 4 / 2**30  # L-BFGS history, not allocated in this measurement
     tflops = GFLOP_PER_PX * w * h / (ms / 1000) / 1e12
     print(f"{side}x{side}: {ms:8.1f} ms/eval, {tflops:6.1f} TFLOP/s (network), peak {peak:.1f} GiB "
-          f"(planned {planned:.1f} GiB incl. optimiser state)", flush=True)
+          f"+ {state:.1f} GiB L-BFGS history = {peak + state:.1f} GiB; planned {chosen.describe()}", flush=True)
+    net.checkpoint_blocks = False
 
 
 if __name__ == "__main__":

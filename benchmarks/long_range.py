@@ -18,7 +18,7 @@ import fuchun
 from fuchun.image_io import resize_image, to_pil, write_image
 from fuchun.metrics import autocorrelation_error
 from fuchun.plot import contact_sheet
-from fuchun.presets import FUCHUN_SHIFTS
+from fuchun.presets import FUCHUN_SHIFTS, SIX_SHIFTS
 
 from common import ROOT, image
 
@@ -26,7 +26,8 @@ TEXTURES = ("texture/sw-pattern.png", "texture/floral-tapestry.png")
 OFFSETS = (16, 32, 48, 64)
 VARIANTS = {
     "Gram only": dict(preset="gatys"),
-    "+ shifted, fuchun (6 pairs)": dict(preset="gatys", shift_weight=5.0, shifts=FUCHUN_SHIFTS),
+    "+ shifted, fuchun default (relu1_1: 16, 64)": dict(preset="gatys", shift_weight=5.0, shifts=FUCHUN_SHIFTS),
+    "+ shifted, 6 shifts (relu1_1-3_1)": dict(preset="gatys", shift_weight=5.0, shifts=SIX_SHIFTS),
     "+ shifted, Berger (14 pairs)": dict(preset="berger"),
 }
 
