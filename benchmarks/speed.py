@@ -15,12 +15,14 @@ The last line is the time ratio fuchun default / baseline.
 from __future__ import annotations
 
 import argparse
+import pathlib
 
 import torch
 
 import fuchun
 from fuchun.config import Config
 from fuchun.engine import Job, _objective
+from fuchun.image_io import write_image
 from fuchun.memory import estimate
 
 from common import gatys_score, image, network, per_eval_ms, timed
@@ -42,6 +44,9 @@ def main() -> None:
                                  size=args.size, steps=args.steps, device=args.device, **options)
         score = gatys_score(picture, job, size=args.size, device=args.device)
         results[name] = (seconds, score)
+        if args.out:
+            pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
+            write_image(picture, pathlib.Path(args.out) / (name.split(" (")[0].replace(" ", "-").replace(",", "") + ".png"))
         print(f"{name:40s} {seconds:8.1f} s   Gatys score {score:.4f}", flush=True)
     base_t, base_s = results["baseline (gatys, fp32, single scale)"]
     for name, (t, s) in list(results.items())[1:]:
@@ -79,6 +84,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes and steps (a smoke run)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--out", help="also write the three pictures into this folder, to look at")
     args = p.parse_args()
     args.size, args.steps, args.eval_sizes = (96, 6, (64,)) if args.quick else (512, 300, (256, 512))
     return args
