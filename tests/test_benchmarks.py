@@ -28,3 +28,10 @@ def test_gpu_benchmark_runs_on_cpu_at_tiny_sizes(real_weights):
 def test_speed_benchmark_quick_prints_the_ratio_last(real_weights):
     last = _run("speed.py", "--quick", "--device", "cpu").strip().splitlines()[-1]
     assert float(last) > 0
+
+
+@pytest.mark.weights
+def test_memory_benchmark_runs_at_a_tiny_size(real_weights):
+    out = _run("memory.py", "--sizes", "96").strip().splitlines()
+    assert any("lean (checkpointing)" in line and "planned" in line for line in out)
+    assert float(out[-1]) > 0

@@ -1,4 +1,4 @@
-"""Adam's moments carried across scales (fuchun.optimize.Moments)."""
+"""The optimiser's state carried across scales (fuchun.optimize.Carry)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 from fuchun.config import Config
 from fuchun.objective import Objective
-from fuchun.optimize import Moments, optimise
+from fuchun.optimize import Carry, optimise
 
 
 def _objective(net, size: int) -> Objective:
@@ -18,30 +18,30 @@ def _objective(net, size: int) -> Objective:
 
 
 def test_moments_resize_by_the_pixel_ratio():
-    m = Moments(step=7, exp_avg=torch.full((1, 3, 4, 4), 2.0), exp_avg_sq=torch.full((1, 3, 4, 4), 3.0))
-    exp_avg, exp_avg_sq = m.at_size(8, 8)
+    m = Carry(step=7, exp_avg=torch.full((1, 3, 4, 4), 2.0), exp_avg_sq=torch.full((1, 3, 4, 4), 3.0))
+    exp_avg, exp_avg_sq = m.moments_at(8, 8)
     assert exp_avg.shape == exp_avg_sq.shape == (1, 3, 8, 8)
     torch.testing.assert_close(exp_avg, torch.full((1, 3, 8, 8), 2.0 / 4))
     torch.testing.assert_close(exp_avg_sq, torch.full((1, 3, 8, 8), 3.0 / 16))
-    assert Moments().at_size(8, 8) is None
+    assert Carry().moments_at(8, 8) is None
 
 
 def test_adam_carries_its_step_count_and_moments(tiny_net):
-    moments = Moments()
-    small = optimise(_objective(tiny_net, 32), torch.rand(1, 3, 32, 32), steps=3, optimizer="adam", moments=moments)
+    moments = Carry()
+    small = optimise(_objective(tiny_net, 32), torch.rand(1, 3, 32, 32), steps=3, optimizer="adam", carry=moments)
     assert moments.step == 3 and moments.exp_avg.shape == (1, 3, 32, 32)
     big = torch.nn.functional.interpolate(small, size=(48, 48), mode="bilinear")
-    optimise(_objective(tiny_net, 48), big, steps=2, optimizer="adam", moments=moments)
+    optimise(_objective(tiny_net, 48), big, steps=2, optimizer="adam", carry=moments)
     assert moments.step == 5 and moments.exp_avg_sq.shape == (1, 3, 48, 48)
 
 
 def test_carried_moments_change_the_first_step_of_the_next_scale(tiny_net):
     # a fresh Adam's first step moves every pixel by exactly lr (m/√v = ±1); a carried one does not
     lr, start = 0.01, 0.25 + 0.5 * torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(1))
-    moments = Moments()
-    optimise(_objective(tiny_net, 32), torch.rand(1, 3, 32, 32), steps=4, optimizer="adam", lr=lr, moments=moments)
+    moments = Carry()
+    optimise(_objective(tiny_net, 32), torch.rand(1, 3, 32, 32), steps=4, optimizer="adam", lr=lr, carry=moments)
     fresh = optimise(_objective(tiny_net, 48), start, steps=1, optimizer="adam", lr=lr)
-    carried = optimise(_objective(tiny_net, 48), start, steps=1, optimizer="adam", lr=lr, moments=moments)
+    carried = optimise(_objective(tiny_net, 48), start, steps=1, optimizer="adam", lr=lr, carry=moments)
 
     def moved_by_lr(out):  # share of pixels moved by lr (to 0.1 %)
         return float(((out - start).abs() - lr).abs().lt(lr * 1e-3).float().mean())

@@ -23,7 +23,7 @@ from .masks import fit_masks, masks_at_scale
 from .memory import MemoryPlanError, Plan, available_bytes, largest_side, plan
 from .parse import MAX_SIDE
 from .objective import Objective
-from .optimize import Moments, optimise
+from .optimize import Carry, optimise
 from .report import Progress, Reporter, RunInfo
 from .weights import load_weights
 
@@ -110,7 +110,7 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
     steps = scale_steps(cfg.steps, sizes)
     reporter.start(RunInfo(backbone=cfg.backbone, weights_sha256=sha256, device=str(machine.device),
                            precision=machine.precision, sizes=sizes, steps=steps, config=cfg))
-    image, warned, moments = None, set(), Moments()
+    image, warned, carry = None, set(), Carry()
     clock = Clock(sum(steps))
     for index, (size, n_steps) in enumerate(zip(sizes, steps)):
         objective = _objective(net, cfg, job, size, machine, lean=memory.checkpoint)
@@ -120,7 +120,7 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
                 reporter.warning(w)
         start = _initial(cfg, job, size, image, machine)
         image = _optimise_scale(objective, start, steps=n_steps, optimizer=cfg.optimizer, lr=cfg.lr, history=memory.history,
-                                on_step=clock.hook(reporter, index, len(sizes), size), moments=moments)
+                                on_step=clock.hook(reporter, index, len(sizes), size), carry=carry)
     return image[0].float().cpu()
 
 

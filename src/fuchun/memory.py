@@ -5,10 +5,10 @@ from the architecture table, plus the optimiser's state and the statistics' buff
 
 - every ReLU output up to the deepest layer used, in the network's precision (autograd
   keeps them for the backward pass; conv outputs are freed), and max-pooling's indices;
-- the statistics: a float32 copy of relu1_1's map shared by its Gram and shifted-Gram
-  terms (bf16 only, and not in the lean mode that goes with checkpointing, where the
-  products upcast blocks of rows instead), and one gradient buffer of that map beyond
-  the backward pass's own;
+- the statistics: a float32 copy of each style layer's map shared by its Gram and
+  shifted-Gram terms (bf16 only, and not in the lean mode that goes with checkpointing,
+  where the products upcast blocks of rows instead), and one gradient buffer of relu1_1's
+  map beyond the backward pass's own;
 - the histogram loss's difference F − R, kept in the network's precision, and the int64
   ranks, the contiguous copy and the matched target of the channels ranked at a time;
 - the image, its gradient and the optimiser's state: L-BFGS keeps 2 vectors per history
@@ -91,7 +91,9 @@ def estimate(
     """Estimated peak bytes of one run at ``size`` = (W, H)."""
     pixels = size[0] * size[1]
     kept, largest = _per_pixel(arch, deepest, precision=precision, checkpoint=checkpoint)
-    shared = 64 * 4 if precision == "bf16" and not checkpoint else 0  # float32 copy of relu1_1 (fuchun.losses.products)
+    # float32 copies of the Gram layers' maps (fuchun.losses.products): relu1_1 ... relu5_1
+    # together hold just under twice relu1_1's 64 channels
+    shared = 2 * 64 * 4 if precision == "bf16" and not checkpoint else 0
     stats = shared + 64 * BYTES[precision]  # and one more gradient buffer of it than the backward's own
     chunk = CHANNEL_CHUNK * (BYTES[precision] + 8 + 4)  # copy, int64 ranks, matched values of one chunk
     hist = hist_channels * BYTES[precision] + chunk if hist_channels else 0  # the kept difference F − R

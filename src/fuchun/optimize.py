@@ -4,11 +4,13 @@ L-BFGS follows the common practice for style transfer (jcjohnson/neural-style): 
 ``step`` with ``max_iter`` = the step budget, no line search. Pixels are clamped to [0, 1]
 after Adam steps and after L-BFGS finishes, never inside the closure (algorithms.md §7).
 
-Adam (Kingma & Ba 2015, arXiv 1412.6980) keeps its moments across the scales of a
-coarse-to-fine run (:class:`Moments`): they are resized with the image, and rescaled
-because every loss term is a mean over positions, so a pixel's gradient shrinks in
-proportion to the pixel count. L-BFGS' curvature pairs belong to one image size and start
-afresh at each scale.
+Adam's moments (Kingma & Ba 2015, arXiv 1412.6980) go from one scale of a coarse-to-fine
+run to the next (:class:`Carry`), resized with the image. Every loss term is a mean over
+positions, so a pixel's gradient shrinks in proportion to the pixel count r = new/old: the
+first moment is divided by r and the second by r². L-BFGS starts afresh at each scale:
+carrying its curvature pairs the same way (steps resized, gradient differences divided by
+r) made the 512 px Gatys score slightly worse (0.5146 against 0.5124), since each scale's
+targets are new statistics.
 """
 
 from __future__ import annotations
@@ -55,28 +57,27 @@ class _Tracker:
         return total
 
 
+def _resize(t: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """A (1, C, h0, w0) map bilinearly resized to (h, w) (a copy)."""
+    if tuple(t.shape[-2:]) == (h, w):
+        return t.clone()
+    return F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)
+
+
 @dataclass
-class Moments:
-    """Adam's state carried from one scale to the next (empty before the first scale)."""
+class Carry:
+    """Adam's state handed from one scale to the next (empty before the first)."""
 
-    step: int = 0
-    exp_avg: torch.Tensor | None = None  # (1, 3, h, w) first moment
-    exp_avg_sq: torch.Tensor | None = None  # (1, 3, h, w) second moment
+    step: int = 0  # Adam's step count (its bias correction)
+    exp_avg: torch.Tensor | None = None  # (1, 3, h, w) Adam's first moment
+    exp_avg_sq: torch.Tensor | None = None  # (1, 3, h, w) Adam's second moment
 
-    def at_size(self, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """The moments resized to (h, w): bilinear (the second stays ≥ 0), scaled by the
-        pixel ratio r = old/new pixels (m·r, v·r², as the gradients of mean losses scale)."""
+    def moments_at(self, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Adam's (m, v) at (h, w): m / r, v / r² with r = new / old pixels."""
         if self.exp_avg is None:
             return None
-        old = self.exp_avg.shape[-2] * self.exp_avg.shape[-1]
-        r = old / (h * w)
-
-        def resize(t: torch.Tensor) -> torch.Tensor:
-            if tuple(t.shape[-2:]) == (h, w):
-                return t.clone()
-            return F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)
-
-        return resize(self.exp_avg) * r, resize(self.exp_avg_sq).clamp_min(0) * r * r
+        r = h * w / (self.exp_avg.shape[-2] * self.exp_avg.shape[-1])
+        return _resize(self.exp_avg, h, w) / r, _resize(self.exp_avg_sq, h, w).clamp_min(0) / (r * r)
 
 
 def optimise(
@@ -88,21 +89,22 @@ def optimise(
     lr: float = 0.02,
     history: int = 50,
     on_step: StepCallback | None = None,
-    moments: Moments | None = None,
+    carry: Carry | None = None,
 ) -> torch.Tensor:
     """Optimise ``image`` (1, 3, H, W) for ``steps`` loss evaluations; return it clamped.
 
-    With Adam, ``moments`` (updated in place) carries the optimiser's state to the next call.
+    ``carry`` (read, then updated in place) hands the optimiser's state to the next call.
     """
     if optimizer not in _OPTIMISERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(_OPTIMISERS)}")
     pixels = image.detach().clone().contiguous().requires_grad_(True)  # L-BFGS needs plain strides
     tracker = _Tracker(objective, steps, on_step)
-    _OPTIMISERS[optimizer](pixels, tracker, lr=lr, history=history, moments=moments)
+    _OPTIMISERS[optimizer](pixels, tracker, lr=lr, history=history, carry=carry)
     return pixels.detach().clamp(0, 1)
 
 
-def _run_lbfgs(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: int, moments: Moments | None) -> None:
+def _run_lbfgs(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: int, carry: Carry | None) -> None:
+    del carry  # L-BFGS starts afresh at each scale (see the module's note)
     opt = torch.optim.LBFGS(
         [pixels], lr=1.0, max_iter=tracker.steps, max_eval=tracker.steps,
         tolerance_grad=0.0, tolerance_change=0.0, history_size=history,
@@ -122,12 +124,12 @@ def _run_lbfgs(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: i
             break
 
 
-def _run_adam(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: int, moments: Moments | None) -> None:
+def _run_adam(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: int, carry: Carry | None) -> None:
     opt = torch.optim.Adam([pixels], lr=lr)
-    carried = None if moments is None else moments.at_size(*pixels.shape[-2:])
+    carried = None if carry is None else carry.moments_at(*pixels.shape[-2:])
     if carried is not None:
         exp_avg, exp_avg_sq = (t.to(pixels.device, pixels.dtype).contiguous() for t in carried)
-        opt.state[pixels] = {"step": torch.tensor(float(moments.step)), "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
+        opt.state[pixels] = {"step": torch.tensor(float(carry.step)), "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
     while tracker.step < tracker.steps:
         opt.zero_grad(set_to_none=True)
         tracker.evaluate(pixels).backward()
@@ -135,9 +137,9 @@ def _run_adam(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: in
         with torch.no_grad():
             pixels.clamp_(0, 1)
     state = opt.state.get(pixels)
-    if moments is not None and state:
-        moments.step = int(state["step"])
-        moments.exp_avg, moments.exp_avg_sq = state["exp_avg"].detach().clone(), state["exp_avg_sq"].detach().clone()
+    if carry is not None and state:
+        carry.step = int(state["step"])
+        carry.exp_avg, carry.exp_avg_sq = state["exp_avg"].detach().clone(), state["exp_avg_sq"].detach().clone()
 
 
 _OPTIMISERS = {"lbfgs": _run_lbfgs, "adam": _run_adam}
