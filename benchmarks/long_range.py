@@ -26,9 +26,9 @@ TEXTURES = ("texture/sw-pattern.png", "texture/floral-tapestry.png")
 OFFSETS = (16, 32, 48, 64)
 VARIANTS = {
     "Gram only": dict(preset="gatys"),
-    "+ shifted, fuchun default (relu1_1: 16, 64)": dict(preset="gatys", shift_weight=5.0, shifts=FUCHUN_SHIFTS),
-    "+ shifted, 6 shifts (relu1_1-3_1)": dict(preset="gatys", shift_weight=5.0, shifts=SIX_SHIFTS),
-    "+ shifted, Berger (14 pairs)": dict(preset="berger"),
+    "+ shifted, default": dict(preset="gatys", shift_weight=5.0, shifts=FUCHUN_SHIFTS),  # relu1_1: 16, 64
+    "+ shifted, 6 shifts": dict(preset="gatys", shift_weight=5.0, shifts=SIX_SHIFTS),  # relu1_1 ... relu3_1
+    "+ shifted, Berger 14": dict(preset="berger"),  # Berger & Memisevic's 14 (layer, δ) pairs
 }
 
 
