@@ -2,7 +2,8 @@
 
 In one process, on the same images and weights:
 1. baseline: Gatys losses, fp32, one scale, 300 L-BFGS steps at 512 px;
-2. fuchun's speed path on the same Gatys objective (coarse to fine, bf16 where fast);
+2. fuchun's defaults (coarse to fine, bf16 where fast, its own step budget) on the same
+   Gatys objective;
 3. fuchun's default (the full combined objective, same path);
 all scored by one evaluator (the Gatys objective in fp32 at 512 px). Then per-evaluation
 times at 256/512 px in fp32 and bf16, and the memory planner's estimate per size.
@@ -33,15 +34,16 @@ CONTENT, STYLE = "content/tubingen.jpg", "style/starry-night.jpg"
 def main() -> None:
     args = parse_args()
     job = Job(image(CONTENT), [image(STYLE)])
+    fuchun_steps = {"steps": args.steps} if args.quick else {}  # fuchun's own default otherwise
     runs = {
-        "baseline (gatys, fp32, single scale)": dict(preset="gatys", precision="fp32", scales="none"),
-        "fuchun path, gatys objective": dict(preset="gatys"),
-        "fuchun default (full objective)": dict(),
+        "baseline (gatys, fp32, single scale)": dict(preset="gatys", precision="fp32", scales="none", steps=args.steps),
+        "fuchun path, gatys objective": dict(preset="gatys", **fuchun_steps),
+        "fuchun default (full objective)": dict(fuchun_steps),
     }
     results = {}
     for name, options in runs.items():
         picture, seconds = timed(fuchun.render, "stylize", content=job.content, style=job.styles,
-                                 size=args.size, steps=args.steps, device=args.device, **options)
+                                 size=args.size, device=args.device, **options)
         score = gatys_score(picture, job, size=args.size, device=args.device)
         results[name] = (seconds, score)
         if args.out:

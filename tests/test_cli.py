@@ -293,3 +293,13 @@ def test_output_over_a_mask_file_is_refused(capsys, tmp_path, small_rgb):
     err = capsys.readouterr().err.strip().splitlines()
     assert status != 0 and len(err) == 1 and err[0].startswith("fuchun: error:")
     assert mask.read_bytes() == before
+
+
+def test_help_shows_each_commands_own_defaults():
+    from fuchun.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices
+    stylize, texture = sub["stylize"].format_help(), sub["texture"].format_help()
+    squash = lambda text: " ".join(text.split())  # noqa: E731  (argparse wraps lines)
+    assert "(default: 210)" in squash(stylize) and "(default: 300)" in squash(texture)
+    assert "(default: noise)" in squash(texture) and "(default: content)" in squash(stylize)

@@ -163,6 +163,15 @@ def test_make_config_applies_mode_defaults_and_user_options_win():
         make_config("paint")
 
 
+def test_stylize_starts_at_one_coarse_scale_with_its_own_step_budget():
+    stylize, texture = make_config("stylize"), make_config("texture")
+    assert (stylize.coarsest, stylize.steps) == (362, 210) and (texture.coarsest, texture.steps) == (256, 300)
+    assert scale_sizes(stylize, (512, 384)) == [(362, 272), (512, 384)]
+    assert scale_sizes(texture, (512, 512)) == [(256, 256), (362, 362), (512, 512)]
+    assert scale_sizes(stylize, (1024, 768))[0] == (362, 272)
+    assert make_config("stylize", steps=50, coarsest=256).steps == 50
+
+
 @pytest.mark.parametrize("init", ["content", "noise", "style-mean", "file"])
 def test_init_modes_start_from_the_right_image(init, tiny_net, tiny_options, content, style, small_rgb):
     rec = Recorder()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .config import Config
+from .config import MODE_DEFAULTS, Config
 from .presets import PRESET_KEYS
 from .image_io import ImageError
 from .machine import DeviceError
@@ -35,14 +35,18 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per Config field; defaults stay in Config (argparse default is a sentinel)."""
+def _add_config_options(parser: argparse.ArgumentParser, mode: str | None = None) -> None:
+    """One flag per Config field; defaults stay in Config (argparse default is a sentinel).
+
+    The help shows the default of ``mode`` (Config's, with the mode's own in MODE_DEFAULTS).
+    """
     groups: dict[str, argparse._ArgumentGroup] = {}
+    mode_defaults = MODE_DEFAULTS.get(mode, {})
     for f in dataclasses.fields(Config):
         meta = f.metadata
         group = groups.setdefault(meta["group"], parser.add_argument_group(f"{meta['group']} options"))
         flag = meta["flag"] or "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not dataclasses.MISSING else None
+        default = mode_defaults.get(f.name, f.default if f.default is not dataclasses.MISSING else None)
         shown = default if default is not None else "from --preset" if f.name in PRESET_KEYS else None
         help_text = meta["help"] if shown is None else f"{meta['help']} (default: {shown})"
         if f.type in ("bool", bool):
@@ -99,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "stylize":
             p.add_argument("--style-blend", type=_checked(commands.blend_weights, "style_blend"),
                            help="blend weights of several style images, e.g. 3,1,1")
-        _add_config_options(p)
+        _add_config_options(p, name)
     w = sub.add_parser("weights", help="show cached weights; fetch them")
     w.add_argument("--fetch", nargs="*", metavar="BACKBONE", help="fetch these backbones (default: vgg16)")
     _add_eval_parser(sub)

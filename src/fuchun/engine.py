@@ -27,7 +27,6 @@ from .optimize import Carry, optimise
 from .report import Progress, Reporter, RunInfo
 from .weights import load_weights
 
-MIN_SCALE = 256  # coarse-to-fine starts here (or at the output size if smaller)
 SCALE_RATIO = math.sqrt(2)  # each scale has twice the pixels of the one before
 MEMORY_SHARE = 0.9  # of the free memory a run may plan to use
 
@@ -61,7 +60,7 @@ def scale_sizes(cfg: Config, final: tuple[int, int]) -> list[tuple[int, int]]:
         sides = [longest]
     elif cfg.scales == "auto":
         sides = [longest]
-        while sides[0] / SCALE_RATIO >= MIN_SCALE * 0.99:
+        while sides[0] / SCALE_RATIO >= cfg.coarsest * 0.99:
             sides.insert(0, round(sides[0] / SCALE_RATIO))
     else:
         sides = [s for s in cfg.scales if s < longest] + [longest]
