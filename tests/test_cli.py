@@ -301,5 +301,5 @@ def test_help_shows_each_commands_own_defaults():
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices
     stylize, texture = sub["stylize"].format_help(), sub["texture"].format_help()
     squash = lambda text: " ".join(text.split())  # noqa: E731  (argparse wraps lines)
-    assert "(default: 210)" in squash(stylize) and "(default: 300)" in squash(texture)
+    assert "(default: 200)" in squash(stylize) and "(default: 300)" in squash(texture)
     assert "(default: noise)" in squash(texture) and "(default: content)" in squash(stylize)

@@ -165,7 +165,7 @@ def test_make_config_applies_mode_defaults_and_user_options_win():
 
 def test_stylize_starts_at_one_coarse_scale_with_its_own_step_budget():
     stylize, texture = make_config("stylize"), make_config("texture")
-    assert (stylize.coarsest, stylize.steps) == (362, 210) and (texture.coarsest, texture.steps) == (256, 300)
+    assert (stylize.coarsest, stylize.steps) == (362, 200) and (texture.coarsest, texture.steps) == (256, 300)
     assert scale_sizes(stylize, (512, 384)) == [(362, 272), (512, 384)]
     assert scale_sizes(texture, (512, 512)) == [(256, 256), (362, 362), (512, 512)]
     assert scale_sizes(stylize, (1024, 768))[0] == (362, 272)

@@ -95,9 +95,9 @@ class Config:
 # What each mode changes before the user's options apply (the user's options win).
 MODE_DEFAULTS = {
     # from the content image, the picture's layout is there from the start: one coarse scale
-    # at 1/√2 of 512 px and fewer steps suffice (benchmarks/speed.py: 362 → 512 px with 210
+    # at 1/√2 of 512 px and fewer steps suffice (benchmarks/speed.py: 362 → 512 px with 200
     # steps beats 300 single-scale fp32 steps on the Gatys score in under a quarter of the time)
-    "stylize": {"coarsest": 362, "steps": 210},
+    "stylize": {"coarsest": 362, "steps": 200},
     # style only, from noise: texture synthesis (Gatys et al. 2015, "Texture Synthesis Using CNNs")
     "texture": {"init": "noise"},
     # content only, from noise: what the network keeps of the photo
