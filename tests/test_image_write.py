@@ -1,0 +1,127 @@
+"""Writing images safely: protected inputs, atomic writes, failures leave nothing behind."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from PIL import Image
+
+from fuchun import image_io
+from fuchun.image_io import write_image
+
+from test_image_io import _raises_one_line  # the same one-line-error check as for reading
+
+
+def test_protect_refuses_overwrite_and_keeps_file(tmp_path, monkeypatch):
+    source = tmp_path / "input.png"
+    Image.new("RGB", (4, 4), (1, 2, 3)).save(source)
+    before = source.read_bytes()
+    image = torch.ones(3, 4, 4)
+    _raises_one_line(write_image, image, source, protect=[source], match="refusing to overwrite")
+    monkeypatch.chdir(tmp_path)
+    _raises_one_line(write_image, image, "./sub/../input.png", protect=[str(source)], match="refusing")
+    (tmp_path / "sub").mkdir()
+    _raises_one_line(write_image, image, "sub/../input.png", protect=["input.png"], match="refusing")
+    (tmp_path / "alias.png").symlink_to(source)
+    _raises_one_line(write_image, image, tmp_path / "alias.png", protect=[source], match="refusing")
+    assert source.read_bytes() == before
+    assert write_image(image, tmp_path / "other.png", protect=[source]).exists()
+
+
+def test_protect_of_missing_path(tmp_path):
+    target = tmp_path / "new.png"
+    _raises_one_line(write_image, torch.ones(3, 2, 2), target, protect=[target], match="refusing")
+    assert not target.exists()
+
+
+def test_unknown_suffix_and_bad_depth(tmp_path):
+    image = torch.ones(3, 2, 2)
+    message = _raises_one_line(write_image, image, tmp_path / "out.gif", match="not supported")
+    assert ".png" in message and ".jpg" in message and ".tiff" in message
+    _raises_one_line(write_image, image, tmp_path / "out", match="no suffix")
+    _raises_one_line(write_image, image, tmp_path / "out.jpg", bit_depth=16, match="16-bit")
+    _raises_one_line(write_image, image, tmp_path / "out.png", bit_depth=12, match="bit depth")
+    _raises_one_line(write_image, image, tmp_path / "out.jpg", quality=0, match="quality")
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_parent_directory_and_directory_target(tmp_path):
+    image = torch.ones(3, 2, 2)
+    _raises_one_line(write_image, image, tmp_path / "no" / "out.png", match="does not exist")
+    (tmp_path / "d.png").mkdir()
+    _raises_one_line(write_image, image, tmp_path / "d.png", match="directory")
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    existing = tmp_path / "out.png"
+    write_image(torch.zeros(3, 2, 2), existing)
+    before = existing.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(image_io.os, "replace", broken_replace)
+    _raises_one_line(write_image, torch.ones(3, 2, 2), existing, match="No space left")
+    _raises_one_line(write_image, torch.ones(3, 2, 2), tmp_path / "fresh.tif", bit_depth=16)
+    monkeypatch.undo()
+
+    def broken_write(self, data):
+        raise RuntimeError("encoder exploded")
+
+    monkeypatch.setattr(image_io.tempfile, "NamedTemporaryFile", _wrapping_tempfile(broken_write))
+    with pytest.raises(RuntimeError, match="exploded"):
+        write_image(torch.ones(3, 2, 2), existing)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+    assert existing.read_bytes() == before
+
+
+def _wrapping_tempfile(write):
+    """A NamedTemporaryFile replacement whose write() runs ``write`` after a partial write."""
+    import tempfile
+
+    real = tempfile.NamedTemporaryFile
+
+    def make(*args, **kwargs):
+        handle = real(*args, **kwargs)
+
+        class Wrapped:
+            name = handle.name
+
+            def write(self, data):
+                handle.write(data[:3])
+                return write(self, data)
+
+            def __getattr__(self, attr):
+                return getattr(handle, attr)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                handle.close()
+
+        return Wrapped()
+
+    return make
+
+
+def test_encoder_failure_leaves_nothing_behind(tmp_path, monkeypatch):
+    def broken_save(self, *args, **kwargs):
+        raise OSError("encoder failed")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(OSError):
+        write_image(torch.ones(3, 2, 2), tmp_path / "out.png")
+    monkeypatch.setattr(image_io, "png16_bytes", lambda samples: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        write_image(torch.ones(3, 2, 2), tmp_path / "out16.png", bit_depth=16)
+    assert not list(tmp_path.iterdir())
+
+
+def test_written_file_permissions_follow_umask(tmp_path):
+    path = write_image(torch.ones(3, 2, 2), tmp_path / "perm.png")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
