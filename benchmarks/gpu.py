@@ -20,7 +20,7 @@ import torch
 import fuchun
 from fuchun.config import Config
 from fuchun.engine import Job, _objective
-from fuchun.memory import MemoryPlanError, estimate, plan
+from fuchun.memory import MemoryPlanError, plan
 
 from common import image, network, per_eval_ms, timed
 

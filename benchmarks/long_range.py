@@ -15,7 +15,8 @@ import argparse
 import statistics
 
 import fuchun
-from fuchun.image_io import resize_image, to_pil, write_image
+from fuchun.image_io import resize_image
+from fuchun.image_write import to_pil, write_image
 from fuchun.metrics import autocorrelation_error
 from fuchun.plot import contact_sheet
 from fuchun.presets import FUCHUN_SHIFTS, SIX_SHIFTS

@@ -23,7 +23,7 @@ import torch
 import fuchun
 from fuchun.config import Config
 from fuchun.engine import Job, _objective
-from fuchun.image_io import write_image
+from fuchun.image_write import write_image
 from fuchun.memory import estimate
 
 from common import gatys_score, image, network, per_eval_ms, timed

@@ -18,9 +18,8 @@ from fuchun.image_io import (
     check_min_size,
     read_image,
     resize_image,
-    to_pil,
-    write_image,
 )
+from fuchun.image_write import to_pil, write_image
 
 
 def _levels(shape: tuple[int, ...], levels: int, seed: int = 0) -> torch.Tensor:

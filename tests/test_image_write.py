@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from fuchun import image_io
-from fuchun.image_io import write_image
+from fuchun import image_write
+from fuchun.image_write import write_image
 
 from test_image_io import _raises_one_line  # the same one-line-error check as for reading
 
@@ -62,7 +62,7 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(image_io.os, "replace", broken_replace)
+    monkeypatch.setattr(image_write.os, "replace", broken_replace)
     _raises_one_line(write_image, torch.ones(3, 2, 2), existing, match="No space left")
     _raises_one_line(write_image, torch.ones(3, 2, 2), tmp_path / "fresh.tif", bit_depth=16)
     monkeypatch.undo()
@@ -70,7 +70,7 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
     def broken_write(self, data):
         raise RuntimeError("encoder exploded")
 
-    monkeypatch.setattr(image_io.tempfile, "NamedTemporaryFile", _wrapping_tempfile(broken_write))
+    monkeypatch.setattr(image_write.tempfile, "NamedTemporaryFile", _wrapping_tempfile(broken_write))
     with pytest.raises(RuntimeError, match="exploded"):
         write_image(torch.ones(3, 2, 2), existing)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
@@ -114,7 +114,7 @@ def test_encoder_failure_leaves_nothing_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(Image.Image, "save", broken_save)
     with pytest.raises(OSError):
         write_image(torch.ones(3, 2, 2), tmp_path / "out.png")
-    monkeypatch.setattr(image_io, "png16_bytes", lambda samples: 1 / 0)
+    monkeypatch.setattr(image_write, "png16_bytes", lambda samples: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         write_image(torch.ones(3, 2, 2), tmp_path / "out16.png", bit_depth=16)
     assert not list(tmp_path.iterdir())

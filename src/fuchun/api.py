@@ -17,7 +17,8 @@ from .colour import preserve_inputs, preserve_output
 from .config import MODE_DEFAULTS, Config
 from .engine import Job, run
 from .features import VGGFeatures
-from .image_io import read_image, to_pil
+from .image_io import read_image
+from .image_write import to_pil
 from .masks import load_masks
 from .report import Reporter
 

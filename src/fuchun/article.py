@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from .api import render
-from .image_io import to_pil
+from .image_write import to_pil
 from .report import Reporter
 from .plot import contact_sheet
 

@@ -8,7 +8,7 @@ import pathlib
 import sys
 
 from .api import render
-from .image_io import write_image
+from .image_write import write_image
 from .optimize import NonFiniteLoss
 from .progress import BarReporter
 from .report import MultiReporter
@@ -70,7 +70,7 @@ def run_command(ns: argparse.Namespace, options: dict) -> int:
 
 def _check_output(output: pathlib.Path, inputs: list, bit_depth: int) -> None:
     """Fail before the run, not after it, on an output we could not write."""
-    from .image_io import check_writable
+    from .image_write import check_writable
 
     check_writable(output, bit_depth=bit_depth, protect=inputs)
 
@@ -150,7 +150,8 @@ def weights_command(ns: argparse.Namespace) -> int:
 def article_command(ns: argparse.Namespace, options: dict) -> int:
     """Render the article's sequence and write its contact sheet (and, with --keep, each picture)."""
     from .article import STEPS, article_sheet
-    from .image_io import check_writable, read_image
+    from .image_io import read_image
+    from .image_write import check_writable
     from .progress import BarReporter
 
     output, inputs = pathlib.Path(ns.output), [ns.content, ns.style]

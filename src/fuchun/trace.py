@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from .config import Config
-from .image_io import to_pil
+from .image_write import to_pil
 from .weight_files import sha256_file
 from .plot import contact_sheet, loss_plot
 from .report import Progress, Reporter, RunInfo
