@@ -30,25 +30,21 @@ def shifted_gram(
     b, c, h, w = feats.shape
     if not 0 < delta < min(h, w):
         raise ValueError(f"shift {delta} does not fit a {h}x{w} feature map")
-    if mask is not None and tuple(mask.shape[-2:]) != (h, w):
-        raise ValueError(f"mask {tuple(mask.shape[-2:])} does not match the {h}x{w} feature map")
     if mask is None:
         both = shifted_rows(feats, [delta])  # copy-free (fuchun.losses.products)
         return both[:, 0], both[:, 1]
-    m = mask
+    if tuple(mask.shape[-2:]) != (h, w):
+        raise ValueError(f"mask {tuple(mask.shape[-2:])} does not match the {h}x{w} feature map")
     a_x = _correlate(feats[:, :, :, delta:], feats[:, :, :, : w - delta],
-                     None if m is None else m[:, :, :, delta:] * m[:, :, :, : w - delta])  # right · left
+                     mask[:, :, :, delta:] * mask[:, :, :, : w - delta])  # right · left
     a_y = _correlate(feats[:, :, delta:, :], feats[:, :, : h - delta, :],
-                     None if m is None else m[:, :, delta:, :] * m[:, :, : h - delta, :])  # below · above
+                     mask[:, :, delta:, :] * mask[:, :, : h - delta, :])  # below · above
     return a_x, a_y
 
 
-def _correlate(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    """A Bᵀ / N for two equally cropped (B, C, h, w) maps, or Σ w a bᵀ / Σ w with (B, 1, h, w) weights."""
-    fa, fb = flat(a), flat(b)  # (B, C, N)
-    if weight is None:
-        return fa @ fb.transpose(1, 2) / fa.shape[-1]
-    wf = flat(weight)  # (B, 1, N)
+def _correlate(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Σ w a bᵀ / Σ w for two equally cropped (B, C, h, w) maps and (B, 1, h, w) weights."""
+    fa, fb, wf = flat(a), flat(b), flat(weight)  # (B, C, N), (B, C, N), (B, 1, N)
     return (fa * wf) @ fb.transpose(1, 2) / wf.sum(-1, keepdim=True).clamp_min(1e-8)
 
 
