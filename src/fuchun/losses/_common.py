@@ -12,9 +12,14 @@ def energy(target: torch.Tensor) -> torch.Tensor:
     return exact(target).pow(2).mean().clamp_min(EPS)
 
 
+def exact_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype statistics of ``dtype`` values are taken in: float64 stays, all else float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def exact(x: torch.Tensor) -> torch.Tensor:
     """``x`` in float32, or float64 if it already is (statistics are never taken in bf16)."""
-    return x if x.dtype == torch.float64 else x.float()
+    return x.to(exact_dtype(x.dtype))
 
 
 def flat(feats: torch.Tensor) -> torch.Tensor:

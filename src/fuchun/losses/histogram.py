@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import blend, exact, flat, normalised_weights
+from ._common import blend, exact, exact_dtype, flat, normalised_weights
 from .ranks import argsort_rows
 
 INSIDE = 0.5  # with a mask, pixels of at least this weight are ranked as the region
@@ -83,7 +83,7 @@ def channel_rows(feats: torch.Tensor) -> torch.Tensor:
 
 def _match_rows(rows: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """Each row of contiguous (B, C, M) ``rows`` given ``values`` (C, M, increasing) at its ranks, in float32/64."""
-    dtype = torch.float64 if rows.dtype == torch.float64 else torch.float32
+    dtype = exact_dtype(rows.dtype)
     order = argsort_rows(rows)
     return torch.empty(rows.shape, dtype=dtype, device=rows.device).scatter_(-1, order, values.to(dtype).expand_as(order))
 
@@ -225,7 +225,7 @@ class HistogramLoss(nn.Module):
         b, c, h, w = feats.shape
         values = self._ranked_values(h * w)
         diff = torch.empty(b, c, h * w, dtype=feats.dtype, device=feats.device)
-        total = torch.zeros((), dtype=torch.float64 if feats.dtype == torch.float64 else torch.float32, device=feats.device)
+        total = torch.zeros((), dtype=exact_dtype(feats.dtype), device=feats.device)
         for i in range(0, c, CHANNEL_CHUNK):
             rows = channel_rows(feats[:, i : i + CHANNEL_CHUNK])
             chunk = torch.sub(rows, _match_rows(rows, values[i : i + CHANNEL_CHUNK]))  # float32 (promoted)

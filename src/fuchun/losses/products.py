@@ -32,6 +32,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ._common import exact, exact_dtype
+
 
 def as_rows(feats: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) -> (B, H·W, C): a view for a channels-last map, else one copy."""
@@ -41,8 +43,7 @@ def as_rows(feats: torch.Tensor) -> torch.Tensor:
 
 def exact_rows(rows: torch.Tensor) -> torch.Tensor:
     """A detached float32 (float64 stays) copy of ``rows`` for the statistics."""
-    rows = rows.detach()
-    return rows if rows.dtype in (torch.float32, torch.float64) else rows.float()
+    return exact(rows.detach())
 
 
 BLOCK_ROWS = 1 << 16  # rows upcast at a time when there is no shared float32 copy
@@ -50,7 +51,7 @@ BLOCK_ROWS = 1 << 16  # rows upcast at a time when there is no shared float32 co
 
 def _exact_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """aᵀb for (n, C) row matrices, in float32 (float64 stays) whatever their dtype."""
-    if a.dtype in (torch.float32, torch.float64):
+    if a.dtype == exact_dtype(a.dtype):
         return a.T @ b
     out = a.new_zeros((a.shape[1], b.shape[1]), dtype=torch.float32)
     for i in range(0, a.shape[0], BLOCK_ROWS):
