@@ -107,9 +107,10 @@ class Objective(nn.Module):
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.cfg
         feats = self.features(image, self.layers) if self.layers else {}
-        # one float32 copy of each map for the Gram and shifted-Gram statistics of its layer
-        shared = {*self.gram_losses, *self.shift_losses}
-        x32 = {n: None if self.lean else exact_rows(as_rows(feats[n])) for n in shared}
+        # one float32 copy of each map for the Gram and shifted-Gram statistics of its layer;
+        # none in lean mode, and none with masks (the masked products weight F themselves)
+        copies = not self.lean and self.masks is None
+        x32 = {n: exact_rows(as_rows(feats[n])) if copies else None for n in {*self.gram_losses, *self.shift_losses}}
         terms = {}
         if self.content_losses:
             terms["content"] = cfg.content_weight * sum(l(feats[n]) for n, l in self.content_losses.items())
