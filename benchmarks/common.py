@@ -7,12 +7,12 @@ import time
 
 import torch
 
-from fuchun.config import Config
+from fuchun.config.options import Config
 from fuchun.engine import Job, _to_scale, load_network, output_size, style_size
-from fuchun.image_io import read_image
+from fuchun.io.read import read_image
 from fuchun.machine import pick_machine
 from fuchun.objective import Objective
-from fuchun.report import Reporter
+from fuchun.report.base import Reporter
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "images"
@@ -47,8 +47,12 @@ def gatys_score(picture: torch.Tensor, job: Job, *, size: int, device: str = "au
     cfg = Config(preset="gatys", size=size, precision="fp32", device=device).resolved()
     net, machine = network(device, "fp32")
     w, h = output_size(cfg, job)
-    objective = Objective(net, cfg, content=_to_scale(job.content, (w, h), machine, name="content"),
-                          styles=[_to_scale(s, style_size(cfg, (w, h), s), machine, name="style") for s in job.styles])
+    objective = Objective(
+        net,
+        cfg,
+        content=_to_scale(job.content, (w, h), machine, name="content"),
+        styles=[_to_scale(s, style_size(cfg, (w, h), s), machine, name="style") for s in job.styles],
+    )
     with torch.no_grad():
         total, _ = objective(_to_scale(picture, (w, h), machine, name="picture"))
     return float(total)

@@ -13,11 +13,10 @@ import argparse
 
 import torch
 
-from fuchun.config import Config
+from common import image, network, per_eval_ms
+from fuchun.config.options import Config
 from fuchun.engine import Job, _objective
 from fuchun.machine import pick_machine
-
-from common import image, network, per_eval_ms
 
 VARIANTS = {
     "gatys (content + Gram)": dict(preset="gatys"),

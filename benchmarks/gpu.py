@@ -18,11 +18,10 @@ import argparse
 import torch
 
 import fuchun
-from fuchun.config import Config
+from common import image, network, per_eval_ms, timed
+from fuchun.config.options import Config
 from fuchun.engine import Job, _objective
 from fuchun.memory import MemoryPlanError, plan
-
-from common import image, network, per_eval_ms, timed
 
 GFLOP_PER_PX = 247e9 / (512 * 512)  # VGG16 to relu5_1, forward + backward (measured count)
 
@@ -45,8 +44,9 @@ def main() -> None:
         except torch.OutOfMemoryError:
             print(f"{side} px: out of memory")
             torch.cuda.empty_cache()
-    _, seconds = timed(fuchun.render, "stylize", content=job.content, style=job.styles, size=e2e, steps=steps,
-                       device=args.device)
+    _, seconds = timed(
+        fuchun.render, "stylize", content=job.content, style=job.styles, size=e2e, steps=steps, device=args.device
+    )
     print(f"end-to-end default run at {e2e} px ({steps} steps): {seconds:.1f} s")
 
 
@@ -66,8 +66,11 @@ def measure(net, machine, cfg, job, side: int, *, budget: int) -> None:
     peak = torch.cuda.max_memory_allocated() / 2**30 if machine.device.type == "cuda" else float("nan")
     state = 2 * chosen.history * 3 * w * h * 4 / 2**30  # L-BFGS history, not allocated in this measurement
     tflops = GFLOP_PER_PX * w * h / (ms / 1000) / 1e12
-    print(f"{side}x{side}: {ms:8.1f} ms/eval, {tflops:6.1f} TFLOP/s (network), peak {peak:.1f} GiB "
-          f"+ {state:.1f} GiB L-BFGS history = {peak + state:.1f} GiB; planned {chosen.describe()}", flush=True)
+    print(
+        f"{side}x{side}: {ms:8.1f} ms/eval, {tflops:6.1f} TFLOP/s (network), peak {peak:.1f} GiB "
+        f"+ {state:.1f} GiB L-BFGS history = {peak + state:.1f} GiB; planned {chosen.describe()}",
+        flush=True,
+    )
     net.checkpoint_blocks = False
 
 

@@ -14,12 +14,11 @@ import argparse
 import statistics
 
 import fuchun
-from fuchun.engine import Job, output_size, style_size
-from fuchun.config import Config
-from fuchun.image_io import resize_image
-from fuchun.metrics import wasserstein_distances
-
 from common import image, network
+from fuchun.config.options import Config
+from fuchun.engine import Job, output_size, style_size
+from fuchun.io.read import resize_image
+from fuchun.metrics import wasserstein_distances
 
 PAIRS = (
     ("content/tubingen.jpg", "style/starry-night.jpg"),
@@ -46,14 +45,25 @@ def main() -> None:
         for name, options in VARIANTS.items():
             values = []
             for seed in args.seeds:
-                out = fuchun.render("stylize", content=content, style=style, size=args.size, steps=args.steps,
-                                    seed=seed, init="noise", scales="none", **options)
+                out = fuchun.render(
+                    "stylize",
+                    content=content,
+                    style=style,
+                    size=args.size,
+                    steps=args.steps,
+                    seed=seed,
+                    init="noise",
+                    scales="none",
+                    **options,
+                )
                 per_layer = wasserstein_distances(net, out, style_small)
                 values.append(statistics.mean(per_layer.values()))
             means[name] = statistics.mean(values)
-            print(f"{content_rel.split('/')[-1]:22s} + {style_rel.split('/')[-1]:22s} {name:18s} "
-                  f"W1 {means[name]:.4f} ± {statistics.pstdev(values):.4f} (seeds: {', '.join(f'{v:.4f}' for v in values)})",
-                  flush=True)
+            print(
+                f"{content_rel.split('/')[-1]:22s} + {style_rel.split('/')[-1]:22s} {name:18s} "
+                f"W1 {means[name]:.4f} ± {statistics.pstdev(values):.4f} (seeds: {', '.join(f'{v:.4f}' for v in values)})",
+                flush=True,
+            )
         ratios.append(means["Gram + histogram"] / means["Gram only"])
     print(f"W1 with histogram / W1 Gram only, per pair: {', '.join(f'{r:.3f}' for r in ratios)}")
     print(f"{statistics.mean(ratios):.3f}")

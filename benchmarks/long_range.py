@@ -15,13 +15,12 @@ import argparse
 import statistics
 
 import fuchun
-from fuchun.image_io import resize_image
-from fuchun.image_write import to_pil, write_image
-from fuchun.metrics import autocorrelation_error
-from fuchun.plot import contact_sheet
-from fuchun.presets import FUCHUN_SHIFTS, SIX_SHIFTS
-
 from common import ROOT, image
+from fuchun.config.presets import FUCHUN_SHIFTS, SIX_SHIFTS
+from fuchun.io.read import resize_image
+from fuchun.io.write import to_pil, write_image
+from fuchun.metrics import autocorrelation_error
+from fuchun.report.plot import contact_sheet
 
 TEXTURES = ("texture/sw-pattern.png", "texture/floral-tapestry.png")
 OFFSETS = (16, 32, 48, 64)
@@ -47,16 +46,20 @@ def main() -> None:
         for name, options in VARIANTS.items():
             errors = []
             for seed in args.seeds:
-                out = fuchun.render("texture", style=exemplar, size=args.size, steps=args.steps, seed=seed,
-                                    scales="none", **options)
+                out = fuchun.render(
+                    "texture", style=exemplar, size=args.size, steps=args.steps, seed=seed, scales="none", **options
+                )
                 errors.append(autocorrelation_error(out, exemplar, offsets=OFFSETS))
                 if seed == args.seeds[0]:
                     tiles.append((to_pil(out), f"{name}: {errors[-1]:.3f}"))
             summary[(rel, name)] = errors
-            print(f"{rel:30s} {name:32s} autocorrelation error {statistics.mean(errors):.4f} "
-                  f"(seeds: {', '.join(f'{e:.4f}' for e in errors)})", flush=True)
+            print(
+                f"{rel:30s} {name:32s} autocorrelation error {statistics.mean(errors):.4f} "
+                f"(seeds: {', '.join(f'{e:.4f}' for e in errors)})",
+                flush=True,
+            )
     for rel in TEXTURES:
-        base = statistics.mean(summary[(rel, 'Gram only')])
+        base = statistics.mean(summary[(rel, "Gram only")])
         for name in list(VARIANTS)[1:]:
             print(f"{rel:30s} {name:32s} error / Gram-only error = {statistics.mean(summary[(rel, name)]) / base:.3f}")
     title = "Texture synthesis from noise; number: luminance autocorrelation error at 16-64 px"
@@ -65,7 +68,7 @@ def main() -> None:
     import pathlib
 
     pathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)
-    write_image(fuchun.image_io.read_image(sheet), out)
+    write_image(fuchun.io.read.read_image(sheet), out)
     print(f"wrote {out}")
 
 

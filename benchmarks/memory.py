@@ -18,11 +18,10 @@ import time
 
 import torch
 
-from fuchun.config import Config
+from common import image, network
+from fuchun.config.options import Config
 from fuchun.engine import Job, _objective
 from fuchun.memory import estimate
-
-from common import image, network
 
 PAGE = 4096
 
@@ -72,12 +71,26 @@ def main() -> None:
                 loss.backward()
             del loss, obj
             measured = (sampler.peak - before) / 2**30
-            planned = estimate((side, side), arch="vgg16", deepest="relu5_1", precision=machine.precision,
-                               optimizer="adam", history=0, hist_channels=64, checkpoint=lean) / 2**30
+            planned = (
+                estimate(
+                    (side, side),
+                    arch="vgg16",
+                    deepest="relu5_1",
+                    precision=machine.precision,
+                    optimizer="adam",
+                    history=0,
+                    hist_channels=64,
+                    checkpoint=lean,
+                )
+                / 2**30
+            )
             worst = max(worst, measured / planned)
             mode = "lean (checkpointing)" if lean else "normal"
-            print(f"{side}x{side} {machine.precision} {mode:22s} measured {measured:6.2f} GiB   planned {planned:6.2f} GiB"
-                  f"   ratio {measured / planned:.2f}", flush=True)
+            print(
+                f"{side}x{side} {machine.precision} {mode:22s} measured {measured:6.2f} GiB   planned {planned:6.2f} GiB"
+                f"   ratio {measured / planned:.2f}",
+                flush=True,
+            )
     print(f"{worst:.3f}")
 
 

@@ -21,12 +21,11 @@ import pathlib
 import torch
 
 import fuchun
-from fuchun.config import Config
-from fuchun.engine import Job, _objective
-from fuchun.image_write import write_image
-from fuchun.memory import estimate
-
 from common import gatys_score, image, network, per_eval_ms, timed
+from fuchun.config.options import Config
+from fuchun.engine import Job, _objective
+from fuchun.io.write import write_image
+from fuchun.memory import estimate
 
 CONTENT, STYLE = "content/tubingen.jpg", "style/starry-night.jpg"
 
@@ -42,13 +41,22 @@ def main() -> None:
     }
     results = {}
     for name, options in runs.items():
-        picture, seconds = timed(fuchun.render, "stylize", content=job.content, style=job.styles,
-                                 size=args.size, device=args.device, **options)
+        picture, seconds = timed(
+            fuchun.render,
+            "stylize",
+            content=job.content,
+            style=job.styles,
+            size=args.size,
+            device=args.device,
+            **options,
+        )
         score = gatys_score(picture, job, size=args.size, device=args.device)
         results[name] = (seconds, score)
         if args.out:
             pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
-            write_image(picture, pathlib.Path(args.out) / (name.split(" (")[0].replace(" ", "-").replace(",", "") + ".png"))
+            write_image(
+                picture, pathlib.Path(args.out) / (name.split(" (")[0].replace(" ", "-").replace(",", "") + ".png")
+            )
         print(f"{name:40s} {seconds:8.1f} s   Gatys score {score:.4f}", flush=True)
     base_t, base_s = results["baseline (gatys, fp32, single scale)"]
     for name, (t, s) in list(results.items())[1:]:
@@ -70,15 +78,28 @@ def eval_times(job: Job, args) -> None:
                 w, h = size, round(size * 0.75)
                 obj = _objective(net, cfg, job, (w, h), machine)
                 ms[precision] = per_eval_ms(obj, torch.rand(1, 3, h, w, device=machine.device))
-            row.append(f"{preset}: fp32 {ms['fp32']:.0f} ms, bf16 {ms['bf16']:.0f} ms (bf16/fp32 {ms['bf16'] / ms['fp32']:.2f})")
+            row.append(
+                f"{preset}: fp32 {ms['fp32']:.0f} ms, bf16 {ms['bf16']:.0f} ms (bf16/fp32 {ms['bf16'] / ms['fp32']:.2f})"
+            )
         print(f"per evaluation at {size} px   " + " | ".join(row), flush=True)
 
 
 def memory_table(args) -> None:
     """The planner's estimate of the default run's peak at each size."""
     for side in (512, 1024, 2048, 4096):
-        peaks = [estimate((side, side), arch="vgg16", deepest="relu5_1", precision=p, optimizer="lbfgs",
-                          history=50, hist_channels=64) / 2**30 for p in ("fp32", "bf16")]
+        peaks = [
+            estimate(
+                (side, side),
+                arch="vgg16",
+                deepest="relu5_1",
+                precision=p,
+                optimizer="lbfgs",
+                history=50,
+                hist_channels=64,
+            )
+            / 2**30
+            for p in ("fp32", "bf16")
+        ]
         print(f"planned peak at {side}x{side}: fp32 {peaks[0]:.1f} GiB, bf16 {peaks[1]:.1f} GiB")
 
 

@@ -63,6 +63,6 @@ def small_rgb(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def real_weights():
     """The pretrained VGG16 weights (fetched into the cache when missing; deselect with -m "not weights")."""
-    from fuchun.weights import load_weights
+    from fuchun.weights.sources import load_weights
 
     return load_weights("vgg16")

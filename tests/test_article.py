@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from PIL import Image
 
-from fuchun import cli
-from fuchun.article import STEPS, article_sheet
-
-import pytest
+from fuchun.cli import parser as cli
+from fuchun.cli.article import STEPS, article_sheet
 
 
 def test_article_renders_every_step(tiny_net, tiny_options):
@@ -26,9 +25,24 @@ def test_article_renders_every_step(tiny_net, tiny_options):
 @pytest.mark.weights
 def test_article_command_writes_sheet_and_pictures(images_dir, tmp_path, capsys, real_weights):
     out, keep = tmp_path / "sheet.png", tmp_path / "pictures"
-    status = cli.main(["article", str(images_dir / "content/montreal-skyline.png"),
-                       str(images_dir / "style/fuchun-mountains.png"), "-o", str(out), "--keep", str(keep),
-                       "--size", "64", "--steps", "2", "--quiet", "--shift", "relu2_1=4"])
+    status = cli.main(
+        [
+            "article",
+            str(images_dir / "content/montreal-skyline.png"),
+            str(images_dir / "style/fuchun-mountains.png"),
+            "-o",
+            str(out),
+            "--keep",
+            str(keep),
+            "--size",
+            "64",
+            "--steps",
+            "2",
+            "--quiet",
+            "--shift",
+            "relu2_1=4",
+        ]
+    )
     assert status == 0, capsys.readouterr().err
     assert Image.open(out).width > 600
     assert len(list(keep.glob("*.png"))) == 6

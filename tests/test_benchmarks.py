@@ -12,8 +12,9 @@ BENCH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def _run(script: str, *args: str) -> str:
-    done = subprocess.run([sys.executable, str(BENCH / script), *args], cwd=BENCH, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args], cwd=BENCH, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 

@@ -11,15 +11,20 @@ import pytest
 import torch
 
 from fuchun.api import render
-from fuchun.cli import main
-from fuchun.config import Config
+from fuchun.cli.parser import main
+from fuchun.config.options import Config
 from fuchun.losses import HistogramLoss, quantile_table
 from fuchun.objective import Objective
 
 # every style term on, with layers and shifts that fit 40-px images in the tiny network
 OPTIONS = {
-    "style_weight": 1.0, "shift_weight": 1.0, "hist_weight": 1.0, "tv_weight": 0.0, "content_weight": 1.0,
-    "style_layers": ("relu1_1", "relu2_1", "relu3_1"), "hist_layers": ("relu1_1", "relu3_1"),
+    "style_weight": 1.0,
+    "shift_weight": 1.0,
+    "hist_weight": 1.0,
+    "tv_weight": 0.0,
+    "content_weight": 1.0,
+    "style_layers": ("relu1_1", "relu2_1", "relu3_1"),
+    "hist_layers": ("relu1_1", "relu3_1"),
     "shifts": {"relu1_1": (2, 4), "relu2_1": (2,)},
 }
 
@@ -58,8 +63,9 @@ def test_equal_blend_of_one_image_twice_equals_that_image(tiny_net):
 
 def test_blend_weights_are_normalised(tiny_net):
     first, second, image = _image(44, 40, 2), _image(36, 52, 3), _image(40, 48, 4)
-    _assert_same_terms(_terms(tiny_net, [first, second], [3.0, 1.0], image),
-                       _terms(tiny_net, [first, second], [0.75, 0.25], image))
+    _assert_same_terms(
+        _terms(tiny_net, [first, second], [3.0, 1.0], image), _terms(tiny_net, [first, second], [0.75, 0.25], image)
+    )
 
 
 def test_blend_differs_from_each_style(tiny_net):
@@ -97,15 +103,29 @@ def test_histogram_loss_holds_the_mixture_table():
 
 def test_render_blend_one_zero_equals_single_style(tiny_net, tiny_options):
     content, first, second = _image(56, 72, 6)[0], _image(60, 60, 7)[0], _image(50, 70, 8)[0]
-    blended = render("stylize", content=content, style=[first, second], style_blend=[1, 0], net=tiny_net, **tiny_options)
+    blended = render(
+        "stylize", content=content, style=[first, second], style_blend=[1, 0], net=tiny_net, **tiny_options
+    )
     single = render("stylize", content=content, style=first, net=tiny_net, **tiny_options)
     assert torch.allclose(blended, single, atol=1e-5)
 
 
 def test_cli_refuses_a_blend_of_the_wrong_length(tmp_path, small_rgb, capsys):
     out = tmp_path / "out.png"
-    status = main(["stylize", str(small_rgb), str(small_rgb), str(small_rgb), "-o", str(out),
-                   "--style-blend", "3,1,1", "--device", "cpu"])
+    status = main(
+        [
+            "stylize",
+            str(small_rgb),
+            str(small_rgb),
+            str(small_rgb),
+            "-o",
+            str(out),
+            "--style-blend",
+            "3,1,1",
+            "--device",
+            "cpu",
+        ]
+    )
     assert status == 2
     assert "--style-blend has 3 weights for 2 style images" in capsys.readouterr().err
     assert not out.exists()

@@ -1,4 +1,4 @@
-"""Tests for the command line (fuchun.cli): one-line errors, no stray output files, real tiny runs."""
+"""Tests for the command line (fuchun.cli.parser): one-line errors, no stray output files, real tiny runs."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fuchun.cli import main
-from fuchun.image_io import read_image
+from fuchun.cli.parser import main
+from fuchun.io.read import read_image
 
 
 @pytest.fixture
@@ -78,8 +78,9 @@ def test_truncated_style_is_an_error_too(capsys, tmp_path, content, style):
 
 
 def test_missing_file_is_an_error(capsys, tmp_path, style):
-    _fails(capsys, ["stylize", tmp_path / "nope.jpg", style, "-o", tmp_path / "out.png"], tmp_path,
-           match="no such file")
+    _fails(
+        capsys, ["stylize", tmp_path / "nope.jpg", style, "-o", tmp_path / "out.png"], tmp_path, match="no such file"
+    )
 
 
 def test_missing_texture_source_is_an_error(capsys, tmp_path):
@@ -121,8 +122,9 @@ def test_unsupported_output_suffix_is_an_error(capsys, tmp_path, content, style,
 
 
 def test_16_bit_jpeg_output_is_an_error(capsys, tmp_path, content, style):
-    _fails(capsys, ["stylize", content, style, "-o", tmp_path / "out.jpg", "--bit-depth", "16"], tmp_path,
-           match="16-bit")
+    _fails(
+        capsys, ["stylize", content, style, "-o", tmp_path / "out.jpg", "--bit-depth", "16"], tmp_path, match="16-bit"
+    )
 
 
 @pytest.mark.parametrize("which", ["content", "style", "init"])
@@ -138,8 +140,7 @@ def test_output_equal_to_an_input_is_refused_and_the_input_kept(capsys, tmp_path
     assert {k: p.read_bytes() for k, p in copies.items()} == before
 
 
-def test_output_equal_to_an_input_through_another_spelling_is_refused(capsys, tmp_path, content, style,
-                                                                      monkeypatch):
+def test_output_equal_to_an_input_through_another_spelling_is_refused(capsys, tmp_path, content, style, monkeypatch):
     local = tmp_path / "photo.jpg"
     shutil.copyfile(content, local)
     monkeypatch.chdir(tmp_path)
@@ -149,19 +150,28 @@ def test_output_equal_to_an_input_through_another_spelling_is_refused(capsys, tm
 
 
 def test_style_blend_count_must_match_the_styles(capsys, tmp_path, content, style):
-    _fails(capsys, ["stylize", content, style, "-o", tmp_path / "out.png", "--style-blend", "1,2"], tmp_path,
-           match="--style-blend has 2 weights for 1 style images")
+    _fails(
+        capsys,
+        ["stylize", content, style, "-o", tmp_path / "out.png", "--style-blend", "1,2"],
+        tmp_path,
+        match="--style-blend has 2 weights for 1 style images",
+    )
 
 
 @pytest.mark.parametrize("blend", ["0,0", "1,-1", "a"])
 def test_style_blend_values_are_checked(capsys, tmp_path, content, style, blend):
-    _fails(capsys, ["stylize", content, style, style, "-o", tmp_path / "out.png", "--style-blend", blend],
-           tmp_path, match="--style-blend")
+    _fails(
+        capsys,
+        ["stylize", content, style, style, "-o", tmp_path / "out.png", "--style-blend", blend],
+        tmp_path,
+        match="--style-blend",
+    )
 
 
 def test_output_directory_must_exist(capsys, tmp_path, content, style):
-    _fails(capsys, ["stylize", content, style, "-o", tmp_path / "missing" / "out.png"], tmp_path,
-           match="does not exist")
+    _fails(
+        capsys, ["stylize", content, style, "-o", tmp_path / "missing" / "out.png"], tmp_path, match="does not exist"
+    )
 
 
 def test_output_that_is_a_directory_is_an_error(capsys, tmp_path, content, style):
@@ -174,16 +184,26 @@ def test_unavailable_device_is_an_error(capsys, tmp_path, content, style):
 
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
-    _fails(capsys, ["stylize", content, style, "-o", tmp_path / "out.png", "--device", "cuda"], tmp_path,
-           match="cuda")
+    _fails(capsys, ["stylize", content, style, "-o", tmp_path / "out.png", "--device", "cuda"], tmp_path, match="cuda")
 
 
 def test_the_installed_command_prints_one_line_and_no_traceback(tmp_path, style):
     env = {**os.environ, "COLUMNS": "80"}
     proc = subprocess.run(
-        [sys.executable, "-m", "fuchun.cli", "stylize", str(tmp_path / "missing.jpg"), str(style),
-         "-o", str(tmp_path / "out.png")],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "fuchun.cli",
+            "stylize",
+            str(tmp_path / "missing.jpg"),
+            str(style),
+            "-o",
+            str(tmp_path / "out.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert proc.returncode == 2
     assert proc.stdout == ""
@@ -218,8 +238,23 @@ def _png_ihdr(path: Path) -> tuple[int, int, int, int]:
 def test_quiet_tiny_stylize_writes_a_png_and_nothing_else(capsys, tmp_path, content, style, real_weights):
     out = tmp_path / "out.png"
     # shifts that fit a 64 px picture, so there is nothing to warn about
-    status = main(["stylize", str(content), str(style), "-o", str(out), "--size", "64", "--steps", "3", "--quiet",
-                   "--shift", "relu2_1=8", "relu3_1=4"])
+    status = main(
+        [
+            "stylize",
+            str(content),
+            str(style),
+            "-o",
+            str(out),
+            "--size",
+            "64",
+            "--steps",
+            "3",
+            "--quiet",
+            "--shift",
+            "relu2_1=8",
+            "relu3_1=4",
+        ]
+    )
     captured = capsys.readouterr()
     assert status == 0
     assert captured.err == "" and captured.out == ""
@@ -232,8 +267,23 @@ def test_quiet_tiny_stylize_writes_a_png_and_nothing_else(capsys, tmp_path, cont
 @pytest.mark.weights
 def test_start_line_names_backbone_device_and_precision(capsys, tmp_path, content, style, real_weights):
     out = tmp_path / "out.png"
-    status = main(["stylize", str(content), str(style), "-o", str(out), "--size", "64", "--steps", "2",
-                   "--device", "cpu", "--precision", "fp32"])
+    status = main(
+        [
+            "stylize",
+            str(content),
+            str(style),
+            "-o",
+            str(out),
+            "--size",
+            "64",
+            "--steps",
+            "2",
+            "--device",
+            "cpu",
+            "--precision",
+            "fp32",
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 0, err
     lines = err.splitlines()
@@ -252,8 +302,9 @@ def test_start_line_names_backbone_device_and_precision(capsys, tmp_path, conten
 @pytest.mark.weights
 def test_save_every_writes_snapshots(capsys, tmp_path, content, style, real_weights):
     out = tmp_path / "out.png"
-    status = main(["texture", str(style), "-o", str(out), "--size", "64", "--steps", "4", "--save-every", "2",
-                   "--quiet"])
+    status = main(
+        ["texture", str(style), "-o", str(out), "--size", "64", "--steps", "4", "--save-every", "2", "--quiet"]
+    )
     assert status == 0, capsys.readouterr().err
     assert _files(tmp_path) == {"out.png", "out.step00002.png", "out.step00004.png"}
     for name in _files(tmp_path):
@@ -263,8 +314,9 @@ def test_save_every_writes_snapshots(capsys, tmp_path, content, style, real_weig
 @pytest.mark.weights
 def test_bit_depth_16_writes_a_16_bit_png(capsys, tmp_path, content, real_weights):
     out = tmp_path / "out.png"
-    status = main(["reconstruct", str(content), "-o", str(out), "--size", "64", "--steps", "3", "--bit-depth", "16",
-                   "--quiet"])
+    status = main(
+        ["reconstruct", str(content), "-o", str(out), "--size", "64", "--steps", "3", "--bit-depth", "16", "--quiet"]
+    )
     assert status == 0, capsys.readouterr().err
     width, height, depth, colour = _png_ihdr(out)
     assert (width, height, depth, colour) == (64, 48, 16, 2)
@@ -296,7 +348,7 @@ def test_output_over_a_mask_file_is_refused(capsys, tmp_path, small_rgb):
 
 
 def test_help_shows_each_commands_own_defaults():
-    from fuchun.cli import build_parser
+    from fuchun.cli.parser import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices
     stylize, texture = sub["stylize"].format_help(), sub["texture"].format_help()

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from fuchun.api import render
-from fuchun.cli import UsageError, build_parser, config_options
-from fuchun.colour import (
+from fuchun.cli.parser import UsageError, build_parser, config_options
+from fuchun.config.options import Config
+from fuchun.controls.colour import (
     COLOUR_MODES,
     colour_mode,
     grey,
@@ -22,8 +23,7 @@ from fuchun.colour import (
     rgb_to_ycbcr,
     ycbcr_to_rgb,
 )
-from fuchun.config import Config
-from fuchun.image_io import resize_image
+from fuchun.io.read import resize_image
 
 
 def _rand(*shape: int, seed: int) -> torch.Tensor:
@@ -127,8 +127,12 @@ def test_luminance_output_has_the_content_chroma_at_the_output_size():
 
 
 def test_match_colour_gives_the_content_mean_and_covariance():
-    content = _correlated(40, 50, seed=11, mean=(0.55, 0.45, 0.4), mix=[[0.06, 0.01, 0.0], [0.02, 0.05, 0.0], [0.0, 0.01, 0.04]])
-    style = _correlated(30, 30, seed=12, mean=(0.3, 0.5, 0.6), mix=[[0.03, 0.0, 0.02], [0.0, 0.07, 0.0], [0.01, 0.02, 0.05]])
+    content = _correlated(
+        40, 50, seed=11, mean=(0.55, 0.45, 0.4), mix=[[0.06, 0.01, 0.0], [0.02, 0.05, 0.0], [0.0, 0.01, 0.04]]
+    )
+    style = _correlated(
+        30, 30, seed=12, mean=(0.3, 0.5, 0.6), mix=[[0.03, 0.0, 0.02], [0.0, 0.07, 0.0], [0.01, 0.02, 0.05]]
+    )
     out = match_colour(style, content, eps=1e-12)
     assert float(out.min()) > 0 and float(out.max()) < 1  # clamping would not bite
     mean_o, cov_o = _mean_cov(out)
@@ -138,7 +142,9 @@ def test_match_colour_gives_the_content_mean_and_covariance():
 
 
 def test_match_colour_default_eps_is_close_and_prepared_styles_are_clamped():
-    content = _correlated(40, 50, seed=13, mean=(0.5, 0.5, 0.4), mix=[[0.05, 0.0, 0.0], [0.01, 0.05, 0.0], [0.0, 0.0, 0.05]])
+    content = _correlated(
+        40, 50, seed=13, mean=(0.5, 0.5, 0.4), mix=[[0.05, 0.0, 0.0], [0.01, 0.05, 0.0], [0.0, 0.0, 0.05]]
+    )
     style = _rand(3, 24, 24, seed=14)  # uniform noise: its matched version leaves [0, 1] a little
     shown, (matched,) = preserve_inputs("match", content.float(), [style])
     assert torch.equal(shown, content.float())
@@ -208,6 +214,7 @@ def test_render_luminance_keeps_the_content_chroma(tiny_net, tiny_options):
 def test_render_match_runs_with_several_styles(tiny_net, tiny_options):
     content = _smooth(56, 72, seed=21)
     styles = [_rand(3, 60, 60, seed=22), _rand(3, 50, 70, seed=23)]
-    out = render("stylize", content=content, style=styles, net=tiny_net, preserve_colors="match",
-                 **{**tiny_options, "steps": 2})
+    out = render(
+        "stylize", content=content, style=styles, net=tiny_net, preserve_colors="match", **{**tiny_options, "steps": 2}
+    )
     assert out.shape == (3, 50, 64) and float(out.min()) >= 0 and float(out.max()) <= 1

@@ -1,13 +1,13 @@
-"""Tests for fuchun.config, fuchun.presets and fuchun.parse: presets, flag overrides, parsers."""
+"""Tests for fuchun.config.options, fuchun.config.presets and fuchun.config.parse: presets, flag overrides, parsers."""
 
 from __future__ import annotations
 
 import pytest
 
-from fuchun import parse
-from fuchun.cli import UsageError, build_parser, config_options
-from fuchun.config import Config
-from fuchun.presets import ARTICLE_STYLE, PRESET_KEYS, PRESETS, preset
+from fuchun.cli.parser import UsageError, build_parser, config_options
+from fuchun.config import parse
+from fuchun.config.options import Config
+from fuchun.config.presets import ARTICLE_STYLE, PRESET_KEYS, PRESETS, preset
 
 # ----------------------------------------------------------------------------- presets
 
@@ -60,20 +60,30 @@ def test_unknown_preset_is_rejected():
 # For each preset-controlled field: its command-line arguments and the parsed value, two
 # candidates so one always differs from the preset's own value.
 FLAG_VALUES = {
-    "content_layers": [(["--content-layers", "relu3_1"], ("relu3_1",)),
-                       (["--content-layers", "relu2_2,relu5_1"], ("relu2_2", "relu5_1"))],
-    "style_layers": [(["--style-layers", "relu1_1,relu3_3"], ("relu1_1", "relu3_3")),
-                     (["--style-layers", "relu2_1"], ("relu2_1",))],
-    "style_layer_weights": [(["--style-layer-weights", "0.5,1.5"], (0.5, 1.5)),
-                            (["--style-layer-weights", "2"], (2.0,))],
+    "content_layers": [
+        (["--content-layers", "relu3_1"], ("relu3_1",)),
+        (["--content-layers", "relu2_2,relu5_1"], ("relu2_2", "relu5_1")),
+    ],
+    "style_layers": [
+        (["--style-layers", "relu1_1,relu3_3"], ("relu1_1", "relu3_3")),
+        (["--style-layers", "relu2_1"], ("relu2_1",)),
+    ],
+    "style_layer_weights": [
+        (["--style-layer-weights", "0.5,1.5"], (0.5, 1.5)),
+        (["--style-layer-weights", "2"], (2.0,)),
+    ],
     "content_weight": [(["--content-weight", "2.5"], 2.5), (["--content-weight", "0"], 0.0)],
     "style_weight": [(["--style-weight", "7.25"], 7.25), (["--style-weight", "0"], 0.0)],
     "shift_weight": [(["--shift-weight", "3.5"], 3.5), (["--shift-weight", "0"], 0.0)],
-    "shifts": [(["--shift", "relu1_1=2,3", "relu2_1=5"], {"relu1_1": (2, 3), "relu2_1": (5,)}),
-               (["--shift", "relu3_1=6"], {"relu3_1": (6,)})],
+    "shifts": [
+        (["--shift", "relu1_1=2,3", "relu2_1=5"], {"relu1_1": (2, 3), "relu2_1": (5,)}),
+        (["--shift", "relu3_1=6"], {"relu3_1": (6,)}),
+    ],
     "hist_weight": [(["--hist-weight", "0.75"], 0.75), (["--hist-weight", "0"], 0.0)],
-    "hist_layers": [(["--hist-layers", "relu2_1"], ("relu2_1",)),
-                    (["--hist-layers", "relu3_1,relu5_1"], ("relu3_1", "relu5_1"))],
+    "hist_layers": [
+        (["--hist-layers", "relu2_1"], ("relu2_1",)),
+        (["--hist-layers", "relu3_1,relu5_1"], ("relu3_1", "relu5_1")),
+    ],
     "tv_weight": [(["--tv-weight", "1.5"], 1.5), (["--tv-weight", "0"], 0.0)],
     "pooling": [(["--pooling", "avg"], "avg"), (["--pooling", "max"], "max")],
 }
@@ -136,8 +146,15 @@ def test_updated_rejects_unknown_names_and_lists_valid_ones():
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("512", 512), (" 256 ", 256), ("640x480", (640, 480)), ("640X480", (640, 480)), ("max", "max"),
-     ("MAX", "max"), (str(parse.MAX_SIDE), parse.MAX_SIDE)],
+    [
+        ("512", 512),
+        (" 256 ", 256),
+        ("640x480", (640, 480)),
+        ("640X480", (640, 480)),
+        ("max", "max"),
+        ("MAX", "max"),
+        (str(parse.MAX_SIDE), parse.MAX_SIDE),
+    ],
 )
 def test_size_accepts(text, expected):
     assert parse.size(text) == expected
@@ -145,9 +162,17 @@ def test_size_accepts(text, expected):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("0", "greater than 0"), ("-3", "greater than 0"), ("abc", "not a whole number"), ("", "not a whole number"),
-     ("1.5", "not a whole number"), ("0x480", "greater than 0"), ("640x", "not a whole number"),
-     ("99999999", "larger than the supported"), (f"{parse.MAX_SIDE + 1}x10", "larger than the supported")],
+    [
+        ("0", "greater than 0"),
+        ("-3", "greater than 0"),
+        ("abc", "not a whole number"),
+        ("", "not a whole number"),
+        ("1.5", "not a whole number"),
+        ("0x480", "greater than 0"),
+        ("640x", "not a whole number"),
+        ("99999999", "larger than the supported"),
+        (f"{parse.MAX_SIDE + 1}x10", "larger than the supported"),
+    ],
 )
 def test_size_rejects(text, message):
     with pytest.raises(ValueError, match=message):
@@ -203,19 +228,35 @@ def test_floats_rejects(text):
         parse.floats(text)
 
 
-@pytest.mark.parametrize("fn, text, expected", [
-    (parse.positive_int, "7", 7), (parse.nonneg_int, "0", 0), (parse.nonneg_int, "3", 3),
-    (parse.positive_float, "0.5", 0.5), (parse.nonneg_float, "0", 0.0), (parse.nonneg_float, "1e3", 1000.0),
-])
+@pytest.mark.parametrize(
+    "fn, text, expected",
+    [
+        (parse.positive_int, "7", 7),
+        (parse.nonneg_int, "0", 0),
+        (parse.nonneg_int, "3", 3),
+        (parse.positive_float, "0.5", 0.5),
+        (parse.nonneg_float, "0", 0.0),
+        (parse.nonneg_float, "1e3", 1000.0),
+    ],
+)
 def test_number_parsers_accept(fn, text, expected):
     assert fn(text) == expected
 
 
-@pytest.mark.parametrize("fn, text", [
-    (parse.positive_int, "0"), (parse.positive_int, "-1"), (parse.positive_int, "2.0"),
-    (parse.nonneg_int, "-1"), (parse.positive_float, "0"), (parse.positive_float, "-0.1"),
-    (parse.nonneg_float, "-1"), (parse.nonneg_float, "nan"), (parse.nonneg_float, "inf"),
-])
+@pytest.mark.parametrize(
+    "fn, text",
+    [
+        (parse.positive_int, "0"),
+        (parse.positive_int, "-1"),
+        (parse.positive_int, "2.0"),
+        (parse.nonneg_int, "-1"),
+        (parse.positive_float, "0"),
+        (parse.positive_float, "-0.1"),
+        (parse.nonneg_float, "-1"),
+        (parse.nonneg_float, "nan"),
+        (parse.nonneg_float, "inf"),
+    ],
+)
 def test_number_parsers_reject(fn, text):
     with pytest.raises(ValueError):
         fn(text)

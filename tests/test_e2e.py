@@ -18,12 +18,12 @@ import pytest
 import torch
 
 from fuchun.api import make_config
-from fuchun.cli import main
+from fuchun.cli.parser import main
 from fuchun.engine import Job, load_network, output_size, style_size
-from fuchun.image_io import read_image, resize_image
+from fuchun.io.read import read_image, resize_image
 from fuchun.machine import pick_machine
 from fuchun.objective import Objective
-from fuchun.report import Reporter
+from fuchun.report.base import Reporter
 
 pytestmark = pytest.mark.weights
 
@@ -55,8 +55,19 @@ def _terms(net, mode: str, size: int, content, style, image: torch.Tensor) -> di
 
 def _run(tmp_path, mode: str, inputs: list, size: int):
     out = tmp_path / f"{mode}.png"
-    argv = [mode, *map(str, inputs), "-o", str(out), "--size", str(size), "--steps", str(STEPS[mode]),
-            "--scales", "none", "--quiet"]
+    argv = [
+        mode,
+        *map(str, inputs),
+        "-o",
+        str(out),
+        "--size",
+        str(size),
+        "--steps",
+        str(STEPS[mode]),
+        "--scales",
+        "none",
+        "--quiet",
+    ]
     assert main(argv) == 0
     return read_image(out).unsqueeze(0)
 

@@ -9,11 +9,12 @@ import torch
 
 import fuchun.objective
 from fuchun.api import make_config, render
-from fuchun.config import Config
+from fuchun.config.options import Config
 from fuchun.engine import Job, output_size, scale_sizes, scale_steps
-from fuchun.image_io import ImageError, read_image, resize_image
+from fuchun.errors import Stopped
+from fuchun.io.read import ImageError, read_image, resize_image
 from fuchun.optimize import NonFiniteLoss
-from fuchun.report import Progress, Reporter, RunInfo
+from fuchun.report.base import Progress, Reporter, RunInfo
 
 
 def _image(h: int, w: int, seed: int) -> torch.Tensor:
@@ -149,9 +150,14 @@ def test_render_returns_a_picture_in_range(mode, tiny_net, tiny_options, content
 
 
 def test_render_accepts_paths_and_multiple_styles(tiny_net, tiny_options, images_dir):
-    out = render("stylize", content=images_dir / "content/tubingen.jpg",
-                 style=[images_dir / "style/starry-night.jpg", images_dir / "texture/pebbles.jpg"],
-                 style_blend=[3, 1], net=tiny_net, **{**tiny_options, "size": 80})
+    out = render(
+        "stylize",
+        content=images_dir / "content/tubingen.jpg",
+        style=[images_dir / "style/starry-night.jpg", images_dir / "texture/pebbles.jpg"],
+        style_blend=[3, 1],
+        net=tiny_net,
+        **{**tiny_options, "size": 80},
+    )
     assert out.shape[0] == 3 and max(out.shape[1:]) == 80
 
 
@@ -176,8 +182,15 @@ def test_stylize_starts_at_one_coarse_scale_with_its_own_step_budget():
 def test_init_modes_start_from_the_right_image(init, tiny_net, tiny_options, content, style, small_rgb):
     rec = Recorder()
     value = str(small_rgb) if init == "file" else init
-    out = render("stylize", content=content, style=style, init=value, reporter=rec, net=tiny_net,
-                 **{**tiny_options, "steps": 2, "seed": 3})
+    out = render(
+        "stylize",
+        content=content,
+        style=style,
+        init=value,
+        reporter=rec,
+        net=tiny_net,
+        **{**tiny_options, "steps": 2, "seed": 3},
+    )
     assert out.shape == (3, 48, 64)
     first = rec.first_image
     assert first.shape == (1, 3, 48, 64)
@@ -219,8 +232,15 @@ def test_different_seed_with_noise_init_gives_different_output(tiny_net, tiny_op
 @pytest.mark.parametrize("mode", ["texture", "reconstruct"])
 def test_optimizers_lower_the_loss(mode, optimizer, tiny_net, tiny_options, content, style):
     rec = Recorder()
-    render(mode, **_inputs(mode, content, style), optimizer=optimizer, lr=0.05, reporter=rec, net=tiny_net,
-           **{**tiny_options, "steps": 10})
+    render(
+        mode,
+        **_inputs(mode, content, style),
+        optimizer=optimizer,
+        lr=0.05,
+        reporter=rec,
+        net=tiny_net,
+        **{**tiny_options, "steps": 10},
+    )
     losses = rec.losses
     assert len(losses) == 10
     assert all(math.isfinite(v) for v in losses)
@@ -233,8 +253,9 @@ def test_unknown_optimizer_is_rejected(tiny_net, tiny_options, style):
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
-def test_non_finite_loss_stops_with_the_last_finite_image(optimizer, monkeypatch, tiny_net, tiny_options, content,
-                                                           style):
+def test_non_finite_loss_stops_with_the_last_finite_image(
+    optimizer, monkeypatch, tiny_net, tiny_options, content, style
+):
     real = fuchun.objective.total_variation
     calls = {"n": 0}
 
@@ -246,8 +267,15 @@ def test_non_finite_loss_stops_with_the_last_finite_image(optimizer, monkeypatch
     monkeypatch.setattr(fuchun.objective, "total_variation", poisoned)
     rec = Recorder()
     with pytest.raises(NonFiniteLoss, match="non-finite at step 3") as info:
-        render("stylize", content=content, style=style, optimizer=optimizer, reporter=rec, net=tiny_net,
-               **{**tiny_options, "steps": 10, "tv_weight": 1.0})
+        render(
+            "stylize",
+            content=content,
+            style=style,
+            optimizer=optimizer,
+            reporter=rec,
+            net=tiny_net,
+            **{**tiny_options, "steps": 10, "tv_weight": 1.0},
+        )
     assert info.value.step == 3
     assert len(rec.of("step")) == 3
     image = info.value.image
@@ -293,8 +321,14 @@ def test_reporter_gets_start_then_numbered_steps(tiny_net, tiny_options, content
 
 def test_steps_are_counted_across_scales(tiny_net, tiny_options, content, style):
     rec = Recorder()
-    out = render("stylize", content=content, style=style, reporter=rec, net=tiny_net,
-                 **{**tiny_options, "size": 96, "scales": (64,), "steps": 4})
+    out = render(
+        "stylize",
+        content=content,
+        style=style,
+        reporter=rec,
+        net=tiny_net,
+        **{**tiny_options, "size": 96, "scales": (64,), "steps": 4},
+    )
     (info,) = rec.of("start")
     assert info.sizes == [(64, 48), (96, 72)]
     steps = rec.of("step")
@@ -306,8 +340,14 @@ def test_steps_are_counted_across_scales(tiny_net, tiny_options, content, style)
 
 def test_a_shift_that_does_not_fit_is_skipped_with_one_warning(tiny_net, tiny_options, content, style):
     rec = Recorder()
-    out = render("stylize", content=content, style=style, reporter=rec, net=tiny_net,
-                 **{**tiny_options, "shifts": {"relu4_1": (50,), "relu2_1": (2,)}})
+    out = render(
+        "stylize",
+        content=content,
+        style=style,
+        reporter=rec,
+        net=tiny_net,
+        **{**tiny_options, "shifts": {"relu4_1": (50,), "relu2_1": (2,)}},
+    )
     warnings = rec.of("warning")
     assert len(warnings) == 1
     assert "50" in warnings[0] and "relu4_1" in warnings[0] and "skipped" in warnings[0]
@@ -332,7 +372,37 @@ class _StopAtStart(Reporter):
 def test_size_max_is_resolved_to_pixels(tiny_net, tiny_options, content, style):
     reporter = _StopAtStart()
     with pytest.raises(_Stop):  # stop before any step: only the chosen size matters here
-        render("stylize", content=content, style=style, reporter=reporter, net=tiny_net,
-               **{**tiny_options, "size": "max"})
+        render(
+            "stylize", content=content, style=style, reporter=reporter, net=tiny_net, **{**tiny_options, "size": "max"}
+        )
     w, h = reporter.info.sizes[-1]
     assert isinstance(w, int) and isinstance(h, int) and w / h == pytest.approx(4 / 3, rel=0.05)
+
+
+class _StopAfter(Reporter):
+    """Asks the run to stop once ``n`` steps are done."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.seen = n, 0
+
+    def step(self, progress) -> None:
+        self.seen = progress.step
+
+    def should_stop(self) -> bool:
+        return self.seen >= self.n
+
+
+def test_a_stop_request_ends_the_run_with_the_picture_at_the_output_size(tiny_net, tiny_options, content, style):
+    options = {**tiny_options, "size": 96, "scales": [64], "steps": 10}
+    with pytest.raises(Stopped) as stopped:
+        render("stylize", content=content, style=style, net=tiny_net, reporter=_StopAfter(3), **options)
+    full = render("stylize", content=content, style=style, net=tiny_net, **options)
+    assert (stopped.value.step, stopped.value.steps) == (3, 10)
+    assert stopped.value.image.shape == full.shape  # upsampled from the coarse scale it stopped at
+    assert 0 <= stopped.value.image.min() and stopped.value.image.max() <= 1
+
+
+def test_a_reporter_that_never_asks_to_stop_runs_every_step(tiny_net, tiny_options, content, style):
+    reporter = _StopAfter(10**9)
+    render("stylize", content=content, style=style, net=tiny_net, reporter=reporter, **tiny_options)
+    assert reporter.seen == tiny_options["steps"]

@@ -1,4 +1,4 @@
-"""Tests for fuchun.image_io: tiny images built in each test, no fixtures on disk."""
+"""Tests for fuchun.io.read: tiny images built in each test, no fixtures on disk."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from fuchun import image_io
-from fuchun.image_io import ImageError, read_image
-from fuchun.image_write import to_pil, write_image
+from fuchun.io import read as image_io
+from fuchun.io.read import ImageError, read_image
+from fuchun.io.write import to_pil, write_image
 
 
 def _levels(shape: tuple[int, ...], levels: int, seed: int = 0) -> torch.Tensor:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fuchun.image_io import MIN_SIDE, check_min_size, resize_image
-
+from fuchun.io.read import MIN_SIDE, check_min_size, resize_image
 from test_image_io import _raises_one_line  # the same one-line-error check as for reading
 
 

@@ -8,9 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from fuchun import image_write
-from fuchun.image_write import write_image
-
+from fuchun.io import write as image_write
+from fuchun.io.write import write_image
 from test_image_io import _raises_one_line  # the same one-line-error check as for reading
 
 

@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from fuchun.config import Config
+from fuchun.config.options import Config
 from fuchun.features import VGGFeatures
 from fuchun.losses import ContentLoss, GramLoss, TVLoss, content_loss, gram_matrix, total_variation
 from fuchun.losses._common import normalised_weights

@@ -8,11 +8,9 @@ import torch
 from PIL import Image
 
 from fuchun.api import render
-from fuchun.cli import build_parser, config_options, main
-from fuchun.config import Config
-from fuchun.losses import GramLoss, HistogramLoss, ShiftedGramLoss, histogram_match, shifted_gram
-from fuchun.losses.histogram import masked_histogram_match, quantile_table
-from fuchun.masks import (
+from fuchun.cli.parser import build_parser, config_options, main
+from fuchun.config.options import Config
+from fuchun.controls.masks import (
     RegionLoss,
     feather,
     fit_masks,
@@ -22,11 +20,18 @@ from fuchun.masks import (
     read_mask,
     resize_mask,
 )
+from fuchun.losses import GramLoss, HistogramLoss, ShiftedGramLoss, histogram_match, shifted_gram
+from fuchun.losses.histogram import masked_histogram_match, quantile_table
 from fuchun.objective import Objective
 
 OPTIONS = {
-    "style_weight": 1.0, "shift_weight": 1.0, "hist_weight": 1.0, "tv_weight": 0.0, "content_weight": 1.0,
-    "style_layers": ("relu1_1", "relu2_1", "relu3_1"), "hist_layers": ("relu1_1", "relu3_1"),
+    "style_weight": 1.0,
+    "shift_weight": 1.0,
+    "hist_weight": 1.0,
+    "tv_weight": 0.0,
+    "content_weight": 1.0,
+    "style_layers": ("relu1_1", "relu2_1", "relu3_1"),
+    "hist_layers": ("relu1_1", "relu3_1"),
     "shifts": {"relu1_1": (2, 4), "relu2_1": (2,)},
 }
 STYLE_TERMS = ("style", "shift", "hist")
@@ -115,8 +120,9 @@ def test_full_masks_equal_the_unmasked_losses():
     for d in (1, 3):
         for a, b in zip(shifted_gram(f, d, mask=ones), shifted_gram(f, d)):
             assert torch.allclose(a, b, rtol=1e-6, atol=1e-7)
-    assert torch.allclose(ShiftedGramLoss.from_styles([s], [1, 2], mask=ones)(f),
-                          ShiftedGramLoss.from_styles([s], [1, 2])(f), rtol=1e-6)
+    assert torch.allclose(
+        ShiftedGramLoss.from_styles([s], [1, 2], mask=ones)(f), ShiftedGramLoss.from_styles([s], [1, 2])(f), rtol=1e-6
+    )
     table = quantile_table([s])
     assert torch.equal(masked_histogram_match(f, table, ones), histogram_match(f, table))
     assert torch.allclose(HistogramLoss([s], mask=ones)(f), HistogramLoss([s])(f), rtol=1e-6)
@@ -144,14 +150,20 @@ def test_masked_histogram_gives_the_region_the_style_quantiles():
     assert torch.equal(region.argsort(-1), inside.argsort(-1))  # ranks kept
     assert torch.equal(r[..., 4:, :], f[..., 4:, :])  # weight 0: untouched
     edge = r[..., 3, :]
-    assert bool((edge >= style.amin((-2, -1))[..., None] - 1e-6).all() and (edge <= style.amax((-2, -1))[..., None] + 1e-6).all())
+    assert bool(
+        (edge >= style.amin((-2, -1))[..., None] - 1e-6).all()
+        and (edge <= style.amax((-2, -1))[..., None] + 1e-6).all()
+    )
 
 
 def test_masked_losses_send_no_gradient_outside_the_mask():
     s = _image(8, 12, 9)
     left, _ = _halves(10, 12)
-    for loss in (GramLoss.from_styles([s], mask=left), ShiftedGramLoss.from_styles([s], [1, 2], mask=left),
-                 HistogramLoss([s], mask=left)):
+    for loss in (
+        GramLoss.from_styles([s], mask=left),
+        ShiftedGramLoss.from_styles([s], [1, 2], mask=left),
+        HistogramLoss([s], mask=left),
+    ):
         f = (_image(10, 12, 10) * 2).requires_grad_(True)
         loss(f).backward()
         assert float(f.grad[..., 6:].abs().max()) == 0.0, type(loss).__name__
@@ -208,8 +220,15 @@ def test_two_half_masks_are_the_sum_of_each_region(tiny_net):
 def test_style_gradient_stays_inside_the_mask(tiny_net):
     # shallow layers only: relu2_1 sees 10 px around a pixel, so 16 px beyond the mask get nothing
     left, _ = _halves(40, 48)
-    objective = _objective(tiny_net, [_image(44, 40, 2)], masks=[left], content_weight=0.0,
-                           style_layers=("relu1_1", "relu2_1"), hist_layers=("relu1_1",), shifts={"relu2_1": (2,)})
+    objective = _objective(
+        tiny_net,
+        [_image(44, 40, 2)],
+        masks=[left],
+        content_weight=0.0,
+        style_layers=("relu1_1", "relu2_1"),
+        hist_layers=("relu1_1",),
+        shifts={"relu2_1": (2,)},
+    )
     image = _image(40, 48, 4).requires_grad_(True)
     objective(image)[0].backward()
     assert float(image.grad[..., 40:].abs().max()) == 0.0
@@ -243,23 +262,56 @@ def _save_halves(tmp_path) -> list[str]:
 
 def test_render_with_masks_coarse_to_fine(tiny_net, tiny_options, tmp_path):
     styles = [_image(60, 60, 5)[0], _image(50, 70, 6)[0]]
-    out = render("stylize", content=_image(56, 72, 7)[0], style=styles, net=tiny_net, masks=_save_halves(tmp_path),
-                 **{**tiny_options, "scales": (48, 64), "steps": 3})
+    out = render(
+        "stylize",
+        content=_image(56, 72, 7)[0],
+        style=styles,
+        net=tiny_net,
+        masks=_save_halves(tmp_path),
+        **{**tiny_options, "scales": (48, 64), "steps": 3},
+    )
     assert out.shape == (3, 50, 64) and bool(torch.isfinite(out).all())
 
 
 def test_cli_mask_flag(tmp_path, small_rgb, capsys):
-    ns = build_parser().parse_args(["stylize", "c.png", "s1.png", "s2.png", "--mask", "a.png", "b.png",
-                                    "--mask-feather", "0", "-o", "o.png"])
+    ns = build_parser().parse_args(
+        ["stylize", "c.png", "s1.png", "s2.png", "--mask", "a.png", "b.png", "--mask-feather", "0", "-o", "o.png"]
+    )
     assert config_options(ns) == {"masks": ["a.png", "b.png"], "mask_feather": 0.0}
     out = tmp_path / "out.png"
     masks = _save_halves(tmp_path)
-    status = main(["stylize", str(small_rgb), str(small_rgb), str(small_rgb), "-o", str(out), "--mask", masks[0],
-                   "--device", "cpu"])
+    status = main(
+        [
+            "stylize",
+            str(small_rgb),
+            str(small_rgb),
+            str(small_rgb),
+            "-o",
+            str(out),
+            "--mask",
+            masks[0],
+            "--device",
+            "cpu",
+        ]
+    )
     assert status == 2
     assert "1 mask image(s) for 2 style image(s)" in capsys.readouterr().err
-    status = main(["stylize", str(small_rgb), str(small_rgb), str(small_rgb), "-o", str(out), "--mask", *masks,
-                   "--style-blend", "1,1", "--device", "cpu"])
+    status = main(
+        [
+            "stylize",
+            str(small_rgb),
+            str(small_rgb),
+            str(small_rgb),
+            "-o",
+            str(out),
+            "--mask",
+            *masks,
+            "--style-blend",
+            "1,1",
+            "--device",
+            "cpu",
+        ]
+    )
     assert status == 2
     assert "cannot be combined" in capsys.readouterr().err
     assert not out.exists()

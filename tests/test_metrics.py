@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from fuchun import engine, metrics
-from fuchun.cli import main
+from fuchun.cli.parser import main
 from fuchun.features import VGGFeatures
 
 TINY_WIDTHS = (4, 4, 8, 8, 8)
@@ -59,7 +59,9 @@ def test_different_images_give_positive_distances(net):
     assert result["content"] > 0
     assert min(result["gram"].values()) > 0 and min(result["wasserstein"].values()) > 0
     assert result["colour"] > 0 and result["colour_frechet"] > 0
-    assert metrics.autocorrelation_error(image, _stripes(40, 48, period=8), offsets=(4, 8)) == pytest.approx(0.5, abs=0.05)  # noise ≈ 0; stripes 0 and 1
+    assert metrics.autocorrelation_error(image, _stripes(40, 48, period=8), offsets=(4, 8)) == pytest.approx(
+        0.5, abs=0.05
+    )  # noise ≈ 0; stripes 0 and 1
 
 
 def test_evaluate_keys_and_means(net):
@@ -67,7 +69,9 @@ def test_evaluate_keys_and_means(net):
     result = metrics.evaluate(net, image, style=_image(40, 52, 1))
     assert set(result) == {"gram", "wasserstein", "colour", "colour_frechet"}
     assert list(result["gram"]) == [*metrics.GRAM_LAYERS, "mean"]
-    assert result["wasserstein"]["mean"] == pytest.approx(np.mean([result["wasserstein"][l] for l in metrics.WASSERSTEIN_LAYERS]))
+    assert result["wasserstein"]["mean"] == pytest.approx(
+        np.mean([result["wasserstein"][l] for l in metrics.WASSERSTEIN_LAYERS])
+    )
     assert set(metrics.evaluate(net, image, content=image)) == {"content"}
     with pytest.raises(ValueError, match="content image, a style image"):
         metrics.evaluate(net, image)
@@ -135,7 +139,7 @@ def test_unequal_pixel_counts_work(net):
 
 def test_colour_frechet_of_a_shift():
     image = _image(20, 30, 0)
-    shifted = (image + torch.tensor([0.1, -0.2, 0.0])[:, None, None])
+    shifted = image + torch.tensor([0.1, -0.2, 0.0])[:, None, None]
     assert metrics.colour_frechet(image, shifted) == pytest.approx(0.05, rel=1e-4)  # 0.1² + 0.2², same covariance
 
 
@@ -213,10 +217,13 @@ def test_eval_prints_a_table(tmp_path, tiny_eval, capsys):
     assert any(line.split()[:2] == ["wasserstein", "mean"] and float(line.split()[2]) == 0 for line in lines)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--style", "missing.png"], "no such file"),
-    ([], "needs --content, --style or both"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--style", "missing.png"], "no such file"),
+        ([], "needs --content, --style or both"),
+    ],
+)
 def test_eval_errors_are_one_line(tmp_path, tiny_eval, capsys, args, message):
     out = _save(_image(40, 40, 0), tmp_path / "out.png")
     args = [str(tmp_path / a) if a.endswith(".png") else a for a in args]

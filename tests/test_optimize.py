@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fuchun.config import Config
+from fuchun.config.options import Config
 from fuchun.objective import Objective
 from fuchun.optimize import Carry, optimise
 

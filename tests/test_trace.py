@@ -1,4 +1,4 @@
-"""Tests for --trace (fuchun.trace, fuchun.plot, MultiReporter) and for same seed -> same picture."""
+"""Tests for --trace (fuchun.report.trace, fuchun.report.plot, MultiReporter) and for same seed -> same picture."""
 
 from __future__ import annotations
 
@@ -15,20 +15,51 @@ import fuchun.engine
 import fuchun.objective
 from fuchun import __version__
 from fuchun.api import render
-from fuchun.cli import main
-from fuchun.plot import contact_sheet, format_value, log_ticks, loss_plot, nice_ticks
-from fuchun.report import MultiReporter, Reporter
-from fuchun.trace import TRACE_FILE, snapshot_steps
+from fuchun.cli.parser import main
+from fuchun.report.base import MultiReporter, Reporter
+from fuchun.report.plot import contact_sheet, format_value, log_ticks, loss_plot, nice_ticks
+from fuchun.report.trace import TRACE_FILE, snapshot_steps
 
-TINY_FLAGS = ["--size", "64", "--steps", "6", "--scales", "48,64", "--shift", "relu2_1=2",
-              "--device", "cpu", "--precision", "fp32", "--quiet"]
-TRACE_KEYS = {"fuchun", "torch", "mode", "options", "inputs", "output", "output_sha256", "backbone", "weights_sha256",
-              "device", "precision", "scales", "steps", "total_time", "bit_depth", "style_blend", "warnings"}
+TINY_FLAGS = [
+    "--size",
+    "64",
+    "--steps",
+    "6",
+    "--scales",
+    "48,64",
+    "--shift",
+    "relu2_1=2",
+    "--device",
+    "cpu",
+    "--precision",
+    "fp32",
+    "--quiet",
+]
+TRACE_KEYS = {
+    "fuchun",
+    "torch",
+    "mode",
+    "options",
+    "inputs",
+    "output",
+    "output_sha256",
+    "backbone",
+    "weights_sha256",
+    "device",
+    "precision",
+    "scales",
+    "steps",
+    "total_time",
+    "bit_depth",
+    "style_blend",
+    "warnings",
+}
 
 
 @pytest.fixture
 def tiny_cli(monkeypatch, tiny_net):
     """The CLI's runs use the tiny random network instead of the pretrained one."""
+
     def load(cfg, machine, reporter):
         return tiny_net.to(machine.device, memory_format=torch.channels_last), "tinysha"
 
@@ -64,7 +95,11 @@ def test_trace_writes_json_plot_and_sheet(tiny_cli, tmp_path, small_rgb, style_r
     assert TRACE_KEYS <= set(trace) and "error" not in trace
     assert trace["mode"] == "stylize" and trace["fuchun"] == __version__ and trace["torch"] == torch.__version__
     assert (trace["backbone"], trace["weights_sha256"], trace["device"], trace["precision"]) == (
-        "vgg16", "tinysha", "cpu", "fp32")
+        "vgg16",
+        "tinysha",
+        "cpu",
+        "fp32",
+    )
     assert trace["inputs"]["content"] == {"path": str(small_rgb), "sha256": _sha(small_rgb)}
     assert trace["inputs"]["style"] == [{"path": str(style_rgb), "sha256": _sha(style_rgb)}]
     assert trace["output"] == str(out) and trace["output_sha256"] == _sha(out)
@@ -116,8 +151,9 @@ def test_trace_into_an_existing_file_is_refused_before_the_run(tiny_cli, tmp_pat
     assert not (tmp_path / "out.png").exists()
 
 
-def test_failed_run_still_writes_its_trace_with_the_error(tiny_cli, tmp_path, small_rgb, style_rgb, monkeypatch,
-                                                          capsys):
+def test_failed_run_still_writes_its_trace_with_the_error(
+    tiny_cli, tmp_path, small_rgb, style_rgb, monkeypatch, capsys
+):
     real, calls = fuchun.objective.total_variation, {"n": 0}
 
     def poisoned(image):
@@ -138,8 +174,20 @@ def test_trace_fed_back_as_config_reproduces_the_run(tiny_cli, tmp_path, small_r
     first, second = tmp_path / "first.png", tmp_path / "second.png"
     flags = [*TINY_FLAGS, "--init", "noise", "--seed", "7", "--style-weight", "3", "--optimizer", "adam"]
     assert _run("stylize", small_rgb, style_rgb, "-o", first, *flags, "--trace", tmp_path / "a") == 0
-    assert _run("stylize", small_rgb, style_rgb, "-o", second, "--config", tmp_path / "a" / TRACE_FILE,
-                "--trace", tmp_path / "b") == 0
+    assert (
+        _run(
+            "stylize",
+            small_rgb,
+            style_rgb,
+            "-o",
+            second,
+            "--config",
+            tmp_path / "a" / TRACE_FILE,
+            "--trace",
+            tmp_path / "b",
+        )
+        == 0
+    )
     a = json.loads((tmp_path / "a" / TRACE_FILE).read_text())
     b = json.loads((tmp_path / "b" / TRACE_FILE).read_text())
     assert {**a["options"], "trace": None} == {**b["options"], "trace": None}
@@ -175,8 +223,11 @@ def test_multi_reporter_passes_every_event_to_each_in_order():
     multi.step("progress")
     multi.warning("careful")
     multi.message("hello")
-    assert log == [(n, e, v) for e, v in [("start", "info"), ("step", "progress"), ("warning", "careful"),
-                                          ("message", "hello")] for n in "ab"]
+    assert log == [
+        (n, e, v)
+        for e, v in [("start", "info"), ("step", "progress"), ("warning", "careful"), ("message", "hello")]
+        for n in "ab"
+    ]
 
 
 def test_snapshot_steps_are_evenly_spaced_from_the_first():
@@ -195,11 +246,14 @@ def test_ticks_and_labels():
     assert [format_value(v) for v in (0, 0.05, 200, 3e6, 1e-4)] == ["0", "0.05", "200", "3e6", "1e-4"]
 
 
-@pytest.mark.parametrize("curves", [
-    {"total": [1.0]},  # a single step
-    {"total": [0.0, 0.0], "tv": [None, None]},  # nothing positive to draw
-    {"total": [5.0, 5.0, 5.0], "style": [0.0, 1e-9, float("inf")]},  # flat, zeros and a non-finite value
-])
+@pytest.mark.parametrize(
+    "curves",
+    [
+        {"total": [1.0]},  # a single step
+        {"total": [0.0, 0.0], "tv": [None, None]},  # nothing positive to draw
+        {"total": [5.0, 5.0, 5.0], "style": [0.0, 1e-9, float("inf")]},  # flat, zeros and a non-finite value
+    ],
+)
 def test_loss_plot_copes_with_degenerate_curves(curves):
     steps = list(range(1, len(curves["total"]) + 1))
     image = loss_plot(steps, curves, breaks=[(1, "scale 1")], title="t")
@@ -220,10 +274,17 @@ def test_contact_sheet_lays_out_a_grid_and_fits_labels():
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("init", ["noise", "content"])
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_same_seed_gives_the_identical_picture(tiny_net, tiny_options, small_rgb, style_rgb, precision, init,
-                                               optimizer):
-    options = {**tiny_options, "scales": (48, 64), "precision": precision, "init": init, "optimizer": optimizer,
-               "seed": 3}
+def test_same_seed_gives_the_identical_picture(
+    tiny_net, tiny_options, small_rgb, style_rgb, precision, init, optimizer
+):
+    options = {
+        **tiny_options,
+        "scales": (48, 64),
+        "precision": precision,
+        "init": init,
+        "optimizer": optimizer,
+        "seed": 3,
+    }
     first = render("stylize", content=small_rgb, style=style_rgb, net=tiny_net, **options)
     second = render("stylize", content=small_rgb, style=style_rgb, net=tiny_net, **options)
     assert torch.equal(first, second)

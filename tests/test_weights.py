@@ -1,4 +1,4 @@
-"""Tests for fuchun.weights: cache location, conversion, hash checks, safe loading.
+"""Tests for fuchun.weights.sources: cache location, conversion, hash checks, safe loading.
 
 Everything except the ``weights``-marked test runs offline with injected downloaders and
 an isolated cache ($FUCHUN_HOME in a temporary folder).
@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import torch
 
-from fuchun import weights
 from fuchun.architectures import conv_names, layers_of, torchvision_index
-from fuchun.weights import WeightsError
+from fuchun.weights import sources as weights
+from fuchun.weights.sources import WeightsError
 
 HED_WHEEL_SHA256 = "8f22d716110ec4f440af6c1a99aa6706b49d30139a5fbb6dbafdec13a7f50c86"
 

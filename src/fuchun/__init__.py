@@ -5,8 +5,8 @@
 >>> picture.save("out.png")                                           # doctest: +SKIP
 """
 
-from .api import reconstruct, render, stylize, texture
-from .config import Config
+from fuchun.api import reconstruct, render, stylize, texture
+from fuchun.config.options import Config
 
 __all__ = ["Config", "reconstruct", "render", "stylize", "texture"]
 __version__ = "0.1.0"

@@ -1,7 +1,7 @@
 """The Python API: ``stylize``, ``texture`` and ``reconstruct``.
 
 Images may be paths, PIL images or tensors; options are the fields of
-:class:`fuchun.config.Config` as keywords. Each function returns a PIL image; ``render``
+:class:`fuchun.config.options.Config` as keywords. Each function returns a PIL image; ``render``
 returns the float tensor (for 16-bit output).
 """
 
@@ -13,14 +13,14 @@ from typing import Any
 import PIL.Image
 import torch
 
-from .colour import preserve_inputs, preserve_output
-from .config import MODE_DEFAULTS, Config
-from .engine import Job, run
-from .features import VGGFeatures
-from .image_io import read_image
-from .image_write import to_pil
-from .masks import load_masks
-from .report import Reporter
+from fuchun.config.options import MODE_DEFAULTS, Config
+from fuchun.controls.colour import preserve_inputs, preserve_output
+from fuchun.controls.masks import load_masks
+from fuchun.engine import Job, run
+from fuchun.features import VGGFeatures
+from fuchun.io.read import read_image
+from fuchun.io.write import to_pil
+from fuchun.report.base import Reporter
 
 ImageLike = Any  # str | os.PathLike | PIL.Image.Image | torch.Tensor
 
@@ -52,7 +52,7 @@ def render(
     """Run ``mode`` and return the picture as a (3, H, W) float tensor in [0, 1].
 
     ``preserve_colors`` changes the images the network sees and then the result
-    (:mod:`fuchun.colour`); ``masks`` are read here, one per style image (:mod:`fuchun.masks`).
+    (:mod:`fuchun.controls.colour`); ``masks`` are read here, one per style image (:mod:`fuchun.controls.masks`).
     """
     cfg = make_config(mode, **options)
     original = None if content is None else read_image(content)

@@ -15,17 +15,18 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .config import Config
-from .features import VGGFeatures
-from .image_io import check_min_size, read_image, resize_image
-from .machine import Machine, pick_machine
-from .masks import fit_masks, masks_at_scale
-from .memory import MemoryPlanError, Plan, available_bytes, largest_side, plan
-from .parse import MAX_SIDE
-from .objective import Objective
-from .optimize import Carry, optimise
-from .report import Progress, Reporter, RunInfo
-from .weights import load_weights
+from fuchun.config.options import Config
+from fuchun.config.parse import MAX_SIDE
+from fuchun.controls.masks import fit_masks, masks_at_scale
+from fuchun.errors import Stopped
+from fuchun.features import VGGFeatures
+from fuchun.io.read import check_min_size, read_image, resize_image
+from fuchun.machine import Machine, pick_machine
+from fuchun.memory import MemoryPlanError, Plan, available_bytes, largest_side, plan
+from fuchun.objective import Objective
+from fuchun.optimize import Carry, optimise
+from fuchun.report.base import Progress, Reporter, RunInfo
+from fuchun.weights.sources import load_weights
 
 SCALE_RATIO = math.sqrt(2)  # each scale has twice the pixels of the one before
 MEMORY_SHARE = 0.9  # of the free memory a run may plan to use
@@ -38,7 +39,7 @@ class Job:
     content: torch.Tensor | None  # (3, H, W) in [0, 1]
     styles: list[torch.Tensor] = field(default_factory=list)
     blend: list[float] | None = None
-    masks: list[torch.Tensor] | None = None  # one (1, H, W) mask per style (fuchun.masks)
+    masks: list[torch.Tensor] | None = None  # one (1, H, W) mask per style (fuchun.controls.masks)
 
 
 def output_size(cfg: Config, job: Job) -> tuple[int, int]:
@@ -107,20 +108,49 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
     net.checkpoint_blocks = memory.checkpoint
     sizes = scale_sizes(cfg, final)
     steps = scale_steps(cfg.steps, sizes)
-    reporter.start(RunInfo(backbone=cfg.backbone, weights_sha256=sha256, device=str(machine.device),
-                           precision=machine.precision, sizes=sizes, steps=steps, config=cfg))
+    reporter.start(
+        RunInfo(
+            backbone=cfg.backbone,
+            weights_sha256=sha256,
+            device=str(machine.device),
+            precision=machine.precision,
+            sizes=sizes,
+            steps=steps,
+            config=cfg,
+        )
+    )
     image, warned, carry = None, set(), Carry()
     clock = Clock(sum(steps))
-    for index, (size, n_steps) in enumerate(zip(sizes, steps)):
-        objective = _objective(net, cfg, job, size, machine, lean=memory.checkpoint)
-        for w in objective.warnings:
-            if w not in warned:
-                warned.add(w)
-                reporter.warning(w)
-        start = _initial(cfg, job, size, image, machine)
-        image = _optimise_scale(objective, start, steps=n_steps, optimizer=cfg.optimizer, lr=cfg.lr, history=memory.history,
-                                on_step=clock.hook(reporter, index, len(sizes), size), carry=carry)
+    try:
+        for index, (size, n_steps) in enumerate(zip(sizes, steps)):
+            objective = _objective(net, cfg, job, size, machine, lean=memory.checkpoint)
+            for w in objective.warnings:
+                if w not in warned:
+                    warned.add(w)
+                    reporter.warning(w)
+            start = _initial(cfg, job, size, image, machine)
+            image = _optimise_scale(
+                objective,
+                start,
+                steps=n_steps,
+                optimizer=cfg.optimizer,
+                lr=cfg.lr,
+                history=memory.history,
+                on_step=clock.hook(reporter, index, len(sizes), size),
+                carry=carry,
+            )
+    except _StopRequest as stop:
+        picture = F.interpolate(stop.image.float(), size=final[::-1], mode="bicubic", align_corners=False)
+        raise Stopped(picture.clamp(0, 1)[0].cpu(), step=clock.done, steps=clock.total) from None
     return image[0].float().cpu()
+
+
+class _StopRequest(Exception):
+    """Raised from the step callback when the reporter asks to stop; carries the image."""
+
+    def __init__(self, image: torch.Tensor) -> None:
+        super().__init__("stop requested")
+        self.image = image
 
 
 def _optimise_scale(objective: Objective, start: torch.Tensor, **kw) -> torch.Tensor:
@@ -136,8 +166,13 @@ def fit_memory(cfg: Config, job: Job, net: VGGFeatures, machine: Machine) -> tup
     """Resolve ``--size max`` and plan the final scale's memory (MemoryPlanError if it can't fit)."""
     layers = [*cfg.content_layers, *cfg.style_layers, *cfg.shifts, *cfg.hist_layers]
     hist = [net.channels(n) / 4 ** (int(n[4]) - 1) for n in cfg.hist_layers] if cfg.hist_weight > 0 else []
-    kw = dict(arch=net.arch, deepest=net.deepest(layers), precision=machine.precision, optimizer=cfg.optimizer,
-              hist_channels=int(max(hist, default=0)))
+    kw = dict(
+        arch=net.arch,
+        deepest=net.deepest(layers),
+        precision=machine.precision,
+        optimizer=cfg.optimizer,
+        hist_channels=int(max(hist, default=0)),
+    )
     budget = int(available_bytes(machine.device) * MEMORY_SHARE)
     if cfg.size == "max":
         ref = output_size(dataclasses.replace(cfg, size=1024), job)
@@ -154,9 +189,22 @@ class Clock:
     def hook(self, reporter: Reporter, scale: int, n_scales: int, size: tuple[int, int]):
         def on_step(step, loss, terms, image):
             self.done += 1
-            reporter.step(Progress(step=self.done, steps=self.total, scale=scale + 1, n_scales=n_scales, size=size,
-                                   loss=float(sum(terms.values())), terms=terms, elapsed=time.perf_counter() - self.t0,
-                                   image=image))
+            reporter.step(
+                Progress(
+                    step=self.done,
+                    steps=self.total,
+                    scale=scale + 1,
+                    n_scales=n_scales,
+                    size=size,
+                    loss=float(sum(terms.values())),
+                    terms=terms,
+                    elapsed=time.perf_counter() - self.t0,
+                    image=image,
+                )
+            )
+            if self.done < self.total and reporter.should_stop():
+                raise _StopRequest(image.detach().clamp(0, 1))
+
         return on_step
 
 
@@ -179,8 +227,9 @@ def _objective(net, cfg: Config, job: Job, size, machine: Machine, *, lean: bool
     content = None if job.content is None else _to_scale(job.content, size, machine, name="content image")
     styles = [_to_scale(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
     masks = masks_at_scale(job.masks, size, machine.device)
-    return Objective(net, cfg, content=content, styles=styles, blend=job.blend, masks=masks, autocast=machine.autocast,
-                     lean=lean)
+    return Objective(
+        net, cfg, content=content, styles=styles, blend=job.blend, masks=masks, autocast=machine.autocast, lean=lean
+    )
 
 
 def _initial(cfg: Config, job: Job, size, previous: torch.Tensor | None, machine: Machine) -> torch.Tensor:

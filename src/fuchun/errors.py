@@ -1,5 +1,66 @@
-"""Exceptions shared by several modules."""
+"""Every exception fuchun raises on purpose, in one place.
+
+Each carries one clear sentence for the user. The command line turns any
+:class:`FuchunError` into one ``fuchun: error: ...`` line and a non-zero exit status; the
+Python API lets them propagate. :class:`Stopped` is not a failure: a run asked to stop
+(a signal, the studio's Stop button) hands back its current picture with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
 
 
-class ImageError(ValueError):
+class FuchunError(Exception):
+    """Base of every user-facing fuchun error (the message is one sentence)."""
+
+
+class UsageError(FuchunError, ValueError):
+    """A bad command line (argparse's own errors are routed here)."""
+
+
+class ConfigFileError(FuchunError, ValueError):
+    """A config file that cannot be read or holds a bad option (one line, names the file)."""
+
+
+class ImageError(FuchunError, ValueError):
     """A user-facing image problem (one clear sentence, includes the path)."""
+
+
+class TraceError(FuchunError, ValueError):
+    """The trace directory cannot be used or written."""
+
+
+class WeightsError(FuchunError, RuntimeError):
+    """One-line user-facing weights problem (says what to run)."""
+
+
+class DeviceError(FuchunError, RuntimeError):
+    """The requested device or precision is not available on this machine."""
+
+
+class MemoryPlanError(FuchunError, RuntimeError):
+    """The run would not fit in memory; the message says the largest size that does."""
+
+
+class NonFiniteLoss(FuchunError, RuntimeError):
+    """The loss became NaN or infinite; ``image`` is the last image with a finite loss."""
+
+    def __init__(self, step: int, image: torch.Tensor) -> None:
+        super().__init__(f"the loss became non-finite at step {step}; kept the last good image")
+        self.step, self.image = step, image
+
+
+class Stopped(Exception):
+    """A run was asked to stop (``Reporter.should_stop``) and ended early.
+
+    ``image`` is the picture so far, (3, H, W) float in [0, 1] on the CPU, at the run's
+    final output size (upsampled when the run stopped at a coarser scale); ``state`` is
+    whatever the engine can hand back to resume the run (``None`` where it cannot).
+    """
+
+    def __init__(self, image: torch.Tensor, *, step: int, steps: int, state: Any = None) -> None:
+        super().__init__(f"stopped at step {step} of {steps}")
+        self.image, self.step, self.steps, self.state = image, step, steps, state

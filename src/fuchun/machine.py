@@ -9,9 +9,7 @@ from functools import partial
 
 import torch
 
-
-class DeviceError(RuntimeError):
-    """The requested device or precision is not available on this machine."""
+from fuchun.errors import DeviceError
 
 
 @dataclass(frozen=True)

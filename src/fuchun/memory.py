@@ -28,16 +28,13 @@ from dataclasses import dataclass
 
 import torch
 
-from .architectures import layers_of
-from .losses.histogram import CHANNEL_CHUNK
+from fuchun.architectures import layers_of
+from fuchun.errors import MemoryPlanError
+from fuchun.losses.histogram import CHANNEL_CHUNK
 
 MARGIN = 1.1  # allocator slack and small buffers
 OVERHEAD_BYTES = 400 * 2**20  # weights (fp32 + bf16 copy), runtime, small tensors
 BYTES = {"fp32": 4, "bf16": 2}
-
-
-class MemoryPlanError(RuntimeError):
-    """The run would not fit in memory; the message says the largest size that does."""
 
 
 MIN_HISTORY = 5  # the planner shrinks L-BFGS's history down to this before giving up
@@ -54,7 +51,9 @@ class Plan:
 
     def describe(self) -> str:
         """One line for the user."""
-        notes = [n for n, on in (("gradient checkpointing", self.checkpoint), (f"L-BFGS history {self.history}", True)) if on]
+        notes = [
+            n for n, on in (("gradient checkpointing", self.checkpoint), (f"L-BFGS history {self.history}", True)) if on
+        ]
         return f"{self.size[0]}x{self.size[1]} needs about {self.peak_bytes / 2**30:.1f} GiB ({', '.join(notes)})"
 
 

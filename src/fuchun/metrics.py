@@ -22,11 +22,11 @@ from collections.abc import Sequence
 
 import torch
 
-from .features import VGGFeatures
-from .image_io import StrPath, check_min_size, read_image, resize_image
-from .losses import content_loss, gram_matrix
-from .losses._common import energy
-from .presets import GATYS_STYLE
+from fuchun.config.presets import GATYS_STYLE
+from fuchun.features import VGGFeatures
+from fuchun.io.read import StrPath, check_min_size, read_image, resize_image
+from fuchun.losses import content_loss, gram_matrix
+from fuchun.losses._common import energy
 
 CONTENT_LAYERS = ("relu4_2",)
 GRAM_LAYERS = GATYS_STYLE
@@ -167,8 +167,9 @@ def _psd_sqrt(matrix: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------- all together
 
 
-def evaluate(net: VGGFeatures, image: torch.Tensor, *, content: torch.Tensor | None = None,
-             style: torch.Tensor | None = None) -> dict:
+def evaluate(
+    net: VGGFeatures, image: torch.Tensor, *, content: torch.Tensor | None = None, style: torch.Tensor | None = None
+) -> dict:
     """All distances of ``image`` to the given content and/or style image, in one dict.
 
     Keys: ``content`` (float, content resized to the image), and with a style image (used at
@@ -193,8 +194,13 @@ def evaluate(net: VGGFeatures, image: torch.Tensor, *, content: torch.Tensor | N
     return result
 
 
-def read_images(output: StrPath | torch.Tensor, *, content: StrPath | torch.Tensor | None = None,
-                style: StrPath | torch.Tensor | None = None, size: int | None = None) -> dict[str, torch.Tensor]:
+def read_images(
+    output: StrPath | torch.Tensor,
+    *,
+    content: StrPath | torch.Tensor | None = None,
+    style: StrPath | torch.Tensor | None = None,
+    size: int | None = None,
+) -> dict[str, torch.Tensor]:
     """Load a picture and its content/style images sized as a run sizes them, for :func:`evaluate`.
 
     Returns ``{"image": ..., "content": ..., "style": ...}`` (absent ones left out). The
@@ -254,15 +260,18 @@ def luminance_autocorrelation(image: torch.Tensor, *, offsets: Sequence[int] = A
     out = {}
     for d in offsets:
         if not 0 <= d < min(h, w):
-            raise ValueError(f"autocorrelation offset {d} px does not fit a {w}x{h} image (need 0 <= offset < {min(h, w)})")
+            raise ValueError(
+                f"autocorrelation offset {d} px does not fit a {w}x{h} image (need 0 <= offset < {min(h, w)})"
+            )
         across = (y[:, d:] * y[:, : w - d]).mean()  # (H, W−δ) overlap
         down = (y[d:, :] * y[: h - d, :]).mean()  # (H−δ, W) overlap
         out[int(d)] = float((across + down) / 2 / var) if var > EPS else 0.0
     return out
 
 
-def autocorrelation_error(image: torch.Tensor, exemplar: torch.Tensor, *,
-                          offsets: Sequence[int] = AUTOCORR_OFFSETS) -> float:
+def autocorrelation_error(
+    image: torch.Tensor, exemplar: torch.Tensor, *, offsets: Sequence[int] = AUTOCORR_OFFSETS
+) -> float:
     """Mean over offsets of |ac_image(δ) − ac_exemplar(δ)| (see :func:`luminance_autocorrelation`)."""
     if not offsets:
         raise ValueError("autocorrelation_error needs at least one offset")

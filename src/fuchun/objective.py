@@ -14,12 +14,12 @@ from contextlib import AbstractContextManager, nullcontext
 import torch
 from torch import nn
 
-from .config import Config
-from .features import VGGFeatures
-from .losses import ContentLoss, GramLoss, HistogramLoss, ShiftedGramLoss, total_variation
-from .losses.products import as_rows, exact_rows
-from .losses.shifted import fitting_shifts
-from .masks import RegionLoss, check_masks, layer_masks
+from fuchun.config.options import Config
+from fuchun.controls.masks import RegionLoss, check_masks, layer_masks
+from fuchun.features import VGGFeatures
+from fuchun.losses import ContentLoss, GramLoss, HistogramLoss, ShiftedGramLoss, total_variation
+from fuchun.losses.products import as_rows, exact_rows
+from fuchun.losses.shifted import fitting_shifts
 
 TERMS = ("content", "style", "shift", "hist", "tv")
 
@@ -42,7 +42,7 @@ class Objective(nn.Module):
         super().__init__()
         self.net, self.cfg, self.autocast = net, cfg, autocast
         self.lean = lean  # no shared float32 copies of the maps (large pictures; fuchun.memory)
-        self.masks = masks  # one (1, 1, H, W) mask per style at the output size, or None (fuchun.masks)
+        self.masks = masks  # one (1, 1, H, W) mask per style at the output size, or None (fuchun.controls.masks)
         if masks is not None:
             check_masks(len(masks), n_styles=len(styles), blend=blend)
         self.warnings: list[str] = []
@@ -87,10 +87,12 @@ class Objective(nn.Module):
             feats = [f[name] for f in per_style]
             if cfg.style_weight > 0 and name in cfg.style_layers:
                 self.gram_losses[name] = _per_region(
-                    lambda f, w, m: GramLoss.from_styles(f, w, mask=m), feats, blend, regions, name)
+                    lambda f, w, m: GramLoss.from_styles(f, w, mask=m), feats, blend, regions, name
+                )
             if cfg.hist_weight > 0 and name in cfg.hist_layers:
                 self.hist_losses[name] = _per_region(
-                    lambda f, w, m: HistogramLoss(f, w, bins=cfg.hist_bins, mask=m), feats, blend, regions, name)
+                    lambda f, w, m: HistogramLoss(f, w, bins=cfg.hist_bins, mask=m), feats, blend, regions, name
+                )
             if cfg.shift_weight > 0 and name in cfg.shifts:
                 self._build_shift(name, feats, blend, out_sizes[name], regions)
 
@@ -99,10 +101,13 @@ class Objective(nn.Module):
         deltas = fitting_shifts(wanted, out_size, *(tuple(f.shape[-2:]) for f in feats))
         skipped = sorted(set(wanted) - set(deltas))
         if skipped:
-            self.warnings.append(f"shift(s) {skipped} skipped at {name}: the feature map is only {out_size[1]}x{out_size[0]}")
+            self.warnings.append(
+                f"shift(s) {skipped} skipped at {name}: the feature map is only {out_size[1]}x{out_size[0]}"
+            )
         if deltas:
             self.shift_losses[name] = _per_region(
-                lambda f, w, m: ShiftedGramLoss.from_styles(f, deltas, w, mask=m), feats, blend, regions, name)
+                lambda f, w, m: ShiftedGramLoss.from_styles(f, deltas, w, mask=m), feats, blend, regions, name
+            )
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.cfg
@@ -115,7 +120,9 @@ class Objective(nn.Module):
         if self.content_losses:
             terms["content"] = cfg.content_weight * sum(l(feats[n]) for n, l in self.content_losses.items())
         if self.gram_losses:
-            terms["style"] = cfg.style_weight * sum(self.layer_weights[n] * l(feats[n], x32[n]) for n, l in self.gram_losses.items())
+            terms["style"] = cfg.style_weight * sum(
+                self.layer_weights[n] * l(feats[n], x32[n]) for n, l in self.gram_losses.items()
+            )
         if self.shift_losses:
             terms["shift"] = cfg.shift_weight * _mean(l(feats[n], x32[n]) for n, l in self.shift_losses.items())
         if self.hist_losses:
@@ -130,10 +137,12 @@ class Objective(nn.Module):
 def _per_region(make, feats: list[torch.Tensor], blend, regions: list[dict] | None, name: str) -> nn.Module:
     """One style loss of layer ``name``: ``make(feats, blend, mask)`` with blended targets, or,
     with masks, one per style image restricted to its region (Gatys et al. 2017, arXiv 1611.07865)
-    and weighted by the region's share of the picture (:class:`fuchun.masks.RegionLoss`)."""
+    and weighted by the region's share of the picture (:class:`fuchun.controls.masks.RegionLoss`)."""
     if regions is None:
         return make(feats, blend, None)
-    parts = [(make([f], None, r[name]), float(r[name].mean())) for f, r in zip(feats, regions) if float(r[name].sum()) > 0]
+    parts = [
+        (make([f], None, r[name]), float(r[name].mean())) for f, r in zip(feats, regions) if float(r[name].sum()) > 0
+    ]
     return RegionLoss([p for p, _ in parts], [c for _, c in parts])
 
 

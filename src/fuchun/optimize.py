@@ -22,17 +22,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .objective import Objective
+from fuchun.errors import NonFiniteLoss
+from fuchun.objective import Objective
 
 StepCallback = Callable[[int, torch.Tensor, dict[str, float], torch.Tensor], None]
-
-
-class NonFiniteLoss(RuntimeError):
-    """The loss became NaN or infinite; ``image`` is the last image with a finite loss."""
-
-    def __init__(self, step: int, image: torch.Tensor) -> None:
-        super().__init__(f"the loss became non-finite at step {step}; kept the last good image")
-        self.step, self.image = step, image
 
 
 @dataclass
@@ -106,8 +99,13 @@ def optimise(
 def _run_lbfgs(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: int, carry: Carry | None) -> None:
     del carry  # L-BFGS starts afresh at each scale (see the module's note)
     opt = torch.optim.LBFGS(
-        [pixels], lr=1.0, max_iter=tracker.steps, max_eval=tracker.steps,
-        tolerance_grad=0.0, tolerance_change=0.0, history_size=history,
+        [pixels],
+        lr=1.0,
+        max_iter=tracker.steps,
+        max_eval=tracker.steps,
+        tolerance_grad=0.0,
+        tolerance_change=0.0,
+        history_size=history,
     )
 
     def closure() -> torch.Tensor:

@@ -3,14 +3,14 @@
 Every style/content term is normalised by the energy of its own target (the mean square
 of the target statistic), so a term's value is a relative error: about 1 when nothing
 matches and 0 at the target, whatever the layer, the image size or the backbone. This is
-what lets one set of default weights work from 256 to 2048 px (see ``fuchun.config``).
+what lets one set of default weights work from 256 to 2048 px (see ``fuchun.config.options``).
 """
 
-from .content import ContentLoss, content_loss
-from .gram import GramLoss, gram_matrix
-from .histogram import HistogramLoss, histogram_match, quantile_table
-from .shifted import ShiftedGramLoss, shifted_gram
-from .tv import TVLoss, total_variation
+from fuchun.losses.content import ContentLoss, content_loss
+from fuchun.losses.gram import GramLoss, gram_matrix
+from fuchun.losses.histogram import HistogramLoss, histogram_match, quantile_table
+from fuchun.losses.shifted import ShiftedGramLoss, shifted_gram
+from fuchun.losses.tv import TVLoss, total_variation
 
 __all__ = [
     "ContentLoss",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import energy, exact
+from fuchun.losses._common import energy, exact
 
 
 def content_loss(feats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

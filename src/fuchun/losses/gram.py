@@ -5,11 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import blend, energy, exact, flat
-from .products import gram_rows
+from fuchun.losses._common import blend, energy, exact, flat
+from fuchun.losses.products import gram_rows
 
 
-def gram_matrix(feats: torch.Tensor, mask: torch.Tensor | None = None, *, x32: torch.Tensor | None = None) -> torch.Tensor:
+def gram_matrix(
+    feats: torch.Tensor, mask: torch.Tensor | None = None, *, x32: torch.Tensor | None = None
+) -> torch.Tensor:
     """G = F Fᵀ / M for (B, C, H, W) features -> (B, C, C), in float32.
 
     With ``mask`` (B, 1, H, W) of weights in [0, 1], each position counts by its weight and
@@ -39,7 +41,7 @@ class GramLoss(nn.Module):
         self.register_buffer("mask", None if mask is None else exact(mask.detach()))
 
     @classmethod
-    def from_styles(cls, feats: list[torch.Tensor], weights: list[float] | None = None, **kw) -> "GramLoss":
+    def from_styles(cls, feats: list[torch.Tensor], weights: list[float] | None = None, **kw) -> GramLoss:
         """The loss whose target is the weighted blend of several style images' Grams."""
         return cls(blend([gram_matrix(f) for f in feats], weights), **kw)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import blend, exact, exact_dtype, flat, normalised_weights
-from .ranks import argsort_rows
+from fuchun.losses._common import blend, exact, exact_dtype, flat, normalised_weights
+from fuchun.losses.ranks import argsort_rows
 
 INSIDE = 0.5  # with a mask, pixels of at least this weight are ranked as the region
 CHANNEL_CHUNK = 16  # channels ranked at a time: bounds the int64 ranks and copies of a large map
@@ -85,7 +85,9 @@ def _match_rows(rows: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """Each row of contiguous (B, C, M) ``rows`` given ``values`` (C, M, increasing) at its ranks, in float32/64."""
     dtype = exact_dtype(rows.dtype)
     order = argsort_rows(rows)
-    return torch.empty(rows.shape, dtype=dtype, device=rows.device).scatter_(-1, order, values.to(dtype).expand_as(order))
+    return torch.empty(rows.shape, dtype=dtype, device=rows.device).scatter_(
+        -1, order, values.to(dtype).expand_as(order)
+    )
 
 
 def masked_histogram_match(
@@ -163,8 +165,11 @@ class _SquaredDistance(torch.autograd.Function):
     def forward(ctx, feats: torch.Tensor, diff: torch.Tensor, total: torch.Tensor, denominator: float) -> torch.Tensor:
         ctx.save_for_backward(diff)
         ctx.denominator, ctx.dtype = denominator, feats.dtype
-        ctx.layout = torch.channels_last if feats.dim() == 4 and not feats.is_contiguous() \
-            and feats.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        ctx.layout = (
+            torch.channels_last
+            if feats.dim() == 4 and not feats.is_contiguous() and feats.is_contiguous(memory_format=torch.channels_last)
+            else torch.contiguous_format
+        )
         return total / denominator
 
     @staticmethod

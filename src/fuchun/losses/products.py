@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._common import exact, exact_dtype
+from fuchun.losses._common import exact, exact_dtype
 
 
 def as_rows(feats: torch.Tensor) -> torch.Tensor:
@@ -113,14 +113,18 @@ class _Shifted(torch.autograd.Function):
     """[A_x(δ₁), A_y(δ₁), A_x(δ₂), ...] (B, 2K, C, C), each divided by its pair count."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, x32: torch.Tensor | None, h: int, w: int, deltas: tuple[int, ...]) -> torch.Tensor:
+    def forward(
+        ctx, x: torch.Tensor, x32: torch.Tensor | None, h: int, w: int, deltas: tuple[int, ...]
+    ) -> torch.Tensor:
         offsets = _offsets(deltas, h, w)
         ctx.save_for_backward(x)
         ctx.geometry = (h, w, offsets)
-        return torch.stack([
-            torch.stack([_shifted_product(xb, s, wrap, h, w) / count for s, wrap, count in offsets])
-            for xb in (x if x32 is None else x32)
-        ])
+        return torch.stack(
+            [
+                torch.stack([_shifted_product(xb, s, wrap, h, w) / count for s, wrap, count in offsets])
+                for xb in (x if x32 is None else x32)
+            ]
+        )
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):

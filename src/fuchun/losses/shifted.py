@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._common import blend, exact, flat
-from .products import shifted_rows
+from fuchun.losses._common import blend, exact, flat
+from fuchun.losses.products import shifted_rows
 
 
 def shifted_gram(
@@ -35,10 +35,12 @@ def shifted_gram(
         return both[:, 0], both[:, 1]
     if tuple(mask.shape[-2:]) != (h, w):
         raise ValueError(f"mask {tuple(mask.shape[-2:])} does not match the {h}x{w} feature map")
-    a_x = _correlate(feats[:, :, :, delta:], feats[:, :, :, : w - delta],
-                     mask[:, :, :, delta:] * mask[:, :, :, : w - delta])  # right · left
-    a_y = _correlate(feats[:, :, delta:, :], feats[:, :, : h - delta, :],
-                     mask[:, :, delta:, :] * mask[:, :, : h - delta, :])  # below · above
+    a_x = _correlate(
+        feats[:, :, :, delta:], feats[:, :, :, : w - delta], mask[:, :, :, delta:] * mask[:, :, :, : w - delta]
+    )  # right · left
+    a_y = _correlate(
+        feats[:, :, delta:, :], feats[:, :, : h - delta, :], mask[:, :, delta:, :] * mask[:, :, : h - delta, :]
+    )  # below · above
     return a_x, a_y
 
 
@@ -63,7 +65,9 @@ class ShiftedGramLoss(nn.Module):
     those of the masked region (see :func:`shifted_gram`), as for Gatys et al. 2017's guided Gram.
     """
 
-    def __init__(self, targets: dict[int, tuple[torch.Tensor, torch.Tensor]], *, mask: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, targets: dict[int, tuple[torch.Tensor, torch.Tensor]], *, mask: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         if not targets:
             raise ValueError("ShiftedGramLoss needs at least one shift")
@@ -82,7 +86,7 @@ class ShiftedGramLoss(nn.Module):
     @classmethod
     def from_styles(
         cls, feats: list[torch.Tensor], deltas: Sequence[int], weights: list[float] | None = None, **kw
-    ) -> "ShiftedGramLoss":
+    ) -> ShiftedGramLoss:
         """Targets blended over several (whole, unmasked) style images, for each δ in ``deltas``."""
         targets = {}
         for d in deltas:
@@ -94,6 +98,8 @@ class ShiftedGramLoss(nn.Module):
         if self.mask is None:
             a = shifted_rows(feats, self.deltas, x32)  # (B, 2K, C, C)
         else:
-            a = torch.stack([torch.stack(shifted_gram(feats, d, mask=self.mask), 1) for d in self.deltas], 1).flatten(1, 2)
+            a = torch.stack([torch.stack(shifted_gram(feats, d, mask=self.mask), 1) for d in self.deltas], 1).flatten(
+                1, 2
+            )
         err = (a - self.targets).pow(2).mean((0, 2, 3))  # (2K,)
         return (0.5 * (err[0::2] + err[1::2]) / self.scales).mean()

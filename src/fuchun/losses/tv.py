@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import exact
+from fuchun.losses._common import exact
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

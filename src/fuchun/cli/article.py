@@ -12,10 +12,10 @@ from collections.abc import Callable
 import torch
 from PIL import Image
 
-from .api import render
-from .image_write import to_pil
-from .report import Reporter
-from .plot import contact_sheet
+from fuchun.api import render
+from fuchun.io.write import to_pil
+from fuchun.report.base import Reporter
+from fuchun.report.plot import contact_sheet
 
 CELL = 360  # px of each picture on the sheet
 

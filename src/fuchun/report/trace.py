@@ -21,19 +21,16 @@ from typing import Any
 import torch
 from PIL import Image
 
-from .config import Config
-from .image_write import to_pil
-from .weight_files import sha256_file
-from .plot import contact_sheet, loss_plot
-from .report import Progress, Reporter, RunInfo
+from fuchun.config.options import Config
+from fuchun.errors import TraceError
+from fuchun.io.write import to_pil
+from fuchun.report.base import Progress, Reporter, RunInfo
+from fuchun.report.plot import contact_sheet, loss_plot
+from fuchun.weights.files import sha256_file
 
 TRACE_FILE, PLOT_FILE, SHEET_FILE = "trace.json", "losses.png", "snapshots.png"
 SNAPSHOTS = 8  # evenly spaced over the run, plus the final image
 THUMBNAIL = 224  # longest side of a snapshot on the sheet
-
-
-class TraceError(ValueError):
-    """The trace directory cannot be used or written."""
 
 
 def prepare_directory(path: str | os.PathLike) -> pathlib.Path:
@@ -61,9 +58,17 @@ def config_dict(cfg: Config) -> dict[str, Any]:
 class TraceReporter(Reporter):
     """Records a run's steps and snapshots; :meth:`finish` writes the three trace files."""
 
-    def __init__(self, directory: str | os.PathLike, *, mode: str, config: Config,
-                 inputs: dict[str, Any], output: str | os.PathLike | None = None,
-                 extra: dict[str, Any] | None = None, snapshots: int = SNAPSHOTS) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        *,
+        mode: str,
+        config: Config,
+        inputs: dict[str, Any],
+        output: str | os.PathLike | None = None,
+        extra: dict[str, Any] | None = None,
+        snapshots: int = SNAPSHOTS,
+    ) -> None:
         self.directory = prepare_directory(directory)
         self.mode, self.config, self.output, self.extra = mode, config, output, dict(extra or {})
         self.inputs = {role: _describe(paths) for role, paths in inputs.items() if paths}
@@ -81,11 +86,16 @@ class TraceReporter(Reporter):
         self.snap_at = snapshot_steps(sum(info.steps), self.snapshots)
 
     def step(self, progress: Progress) -> None:
-        self.records.append({
-            "step": progress.step, "scale": progress.scale, "size": list(progress.size),
-            "loss": _number(progress.loss), "terms": {k: _number(v) for k, v in progress.terms.items()},
-            "elapsed": round(progress.elapsed, 6),
-        })
+        self.records.append(
+            {
+                "step": progress.step,
+                "scale": progress.scale,
+                "size": list(progress.size),
+                "loss": _number(progress.loss),
+                "terms": {k: _number(v) for k, v in progress.terms.items()},
+                "elapsed": round(progress.elapsed, 6),
+            }
+        )
         if progress.step in self.snap_at:
             label = f"step {progress.step} · scale {progress.scale} ({progress.size[0]}x{progress.size[1]})"
             self.tiles.append((_thumbnail(progress.image[0]), label))
@@ -108,21 +118,30 @@ class TraceReporter(Reporter):
 
     def record(self, *, error: BaseException | None = None) -> dict[str, Any]:
         """The content of ``trace.json``."""
-        from . import __version__
+        from fuchun import __version__
 
         info = self.info
         cfg = info.config if info is not None else self.config.resolved()
         out: dict[str, Any] = {
-            "fuchun": __version__, "torch": torch.__version__, "started": self.started,
-            "mode": self.mode, "options": config_dict(cfg), **self.extra,
-            "inputs": self.inputs, "output": None if self.output is None else str(self.output),
+            "fuchun": __version__,
+            "torch": torch.__version__,
+            "started": self.started,
+            "mode": self.mode,
+            "options": config_dict(cfg),
+            **self.extra,
+            "inputs": self.inputs,
+            "output": None if self.output is None else str(self.output),
         }
         if error is None and self.output is not None and os.path.isfile(self.output):
             out["output_sha256"] = sha256_file(self.output)
         if info is not None:
-            out.update(backbone=info.backbone, weights_sha256=info.weights_sha256, device=info.device,
-                       precision=info.precision,
-                       scales=[{"size": list(s), "steps": n} for s, n in zip(info.sizes, info.steps)])
+            out.update(
+                backbone=info.backbone,
+                weights_sha256=info.weights_sha256,
+                device=info.device,
+                precision=info.precision,
+                scales=[{"size": list(s), "steps": n} for s, n in zip(info.sizes, info.steps)],
+            )
         out.update(warnings=self.warnings, steps=self.records, total_time=round(time.perf_counter() - self.t0, 3))
         if error is not None:
             out["error"] = " ".join(str(error).split()) or type(error).__name__
@@ -157,7 +176,11 @@ def _pretty(value: Any, indent: str, *, flat_items: bool = False) -> str:
         items = [f"{inner}{json.dumps(k)}: {_pretty(v, inner, flat_items=k == 'steps')}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + indent + "}"
     if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
-        show = (lambda v: json.dumps(v, ensure_ascii=False, allow_nan=False)) if flat_items else (lambda v: _pretty(v, inner))
+        show = (
+            (lambda v: json.dumps(v, ensure_ascii=False, allow_nan=False))
+            if flat_items
+            else (lambda v: _pretty(v, inner))
+        )
         return "[\n" + ",\n".join(inner + show(v) for v in value) + "\n" + indent + "]"
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 

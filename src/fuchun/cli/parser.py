@@ -1,6 +1,6 @@
 """The command line: ``fuchun stylize | texture | reconstruct | weights``.
 
-Options are generated from :class:`fuchun.config.Config`; this module only parses, reports
+Options are generated from :class:`fuchun.config.options.Config`; this module only parses, reports
 and turns every expected failure into one ``fuchun: error: ...`` line and exit status 2
 (bad input) or 1 (the run failed).
 """
@@ -14,20 +14,17 @@ from collections.abc import Sequence
 
 import torch
 
-from .config import MODE_DEFAULTS, Config
-from .presets import PRESET_KEYS
-from .image_io import ImageError
-from .machine import DeviceError
-from .memory import MemoryPlanError
-from .optimize import NonFiniteLoss
-from .weights import WeightsError
-from . import commands
+from fuchun.cli import commands
+from fuchun.config.options import MODE_DEFAULTS, Config
+from fuchun.config.presets import PRESET_KEYS
+from fuchun.errors import UsageError
+from fuchun.io.read import ImageError
+from fuchun.machine import DeviceError
+from fuchun.memory import MemoryPlanError
+from fuchun.optimize import NonFiniteLoss
+from fuchun.weights.sources import WeightsError
 
 _NO_DEFAULT = object()
-
-
-class UsageError(ValueError):
-    """A bad command line (argparse's own errors are routed here)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,12 +49,23 @@ def _add_config_options(parser: argparse.ArgumentParser, mode: str | None = None
         if f.type in ("bool", bool):
             group.add_argument(flag, dest=f.name, action="store_true", default=_NO_DEFAULT, help=meta["help"])
         elif f.name == "shifts":
-            group.add_argument(flag, dest=f.name, nargs="+", default=_NO_DEFAULT, type=str, metavar="LAYER=D,..", help=help_text)
+            group.add_argument(
+                flag, dest=f.name, nargs="+", default=_NO_DEFAULT, type=str, metavar="LAYER=D,..", help=help_text
+            )
         elif f.name == "masks":
-            group.add_argument(flag, dest=f.name, nargs="+", default=_NO_DEFAULT, type=str, metavar="MASK", help=help_text)
+            group.add_argument(
+                flag, dest=f.name, nargs="+", default=_NO_DEFAULT, type=str, metavar="MASK", help=help_text
+            )
         else:
-            group.add_argument(flag, dest=f.name, default=_NO_DEFAULT, type=_checked(meta["parse"], f.name),
-                               choices=meta["choices"], metavar="DIR" if f.name == "trace" else None, help=help_text)
+            group.add_argument(
+                flag,
+                dest=f.name,
+                default=_NO_DEFAULT,
+                type=_checked(meta["parse"], f.name),
+                choices=meta["choices"],
+                metavar="DIR" if f.name == "trace" else None,
+                help=help_text,
+            )
 
 
 def _checked(parse, name: str):
@@ -80,10 +88,12 @@ def config_options(ns: argparse.Namespace) -> dict:
     names = {f.name for f in dataclasses.fields(Config)}
     out = {k: v for k, v in vars(ns).items() if k in names and v is not _NO_DEFAULT}
     if "shifts" in out:
-        from .parse import shifts
+        from fuchun.config.parse import shifts
+
         out["shifts"] = shifts(out["shifts"])
     if getattr(ns, "config", None):  # a file's options, overridden by the flags given
-        from .configfile import load_options
+        from fuchun.config.files import load_options
+
         out = {**load_options(ns.config), **out}
     return out
 
@@ -98,11 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(pos, nargs=nargs, help=pos_help)
         p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .tif)")
         p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per channel of the output")
-        p.add_argument("--config", metavar="FILE",
-                       help="read options from a TOML file or a trace.json (flags given here win)")
+        p.add_argument(
+            "--config", metavar="FILE", help="read options from a TOML file or a trace.json (flags given here win)"
+        )
         if name == "stylize":
-            p.add_argument("--style-blend", type=_checked(commands.blend_weights, "style_blend"),
-                           help="blend weights of several style images, e.g. 3,1,1")
+            p.add_argument(
+                "--style-blend",
+                type=_checked(commands.blend_weights, "style_blend"),
+                help="blend weights of several style images, e.g. 3,1,1",
+            )
         _add_config_options(p, name)
     w = sub.add_parser("weights", help="show cached weights; fetch them")
     w.add_argument("--fetch", nargs="*", metavar="BACKBONE", help="fetch these backbones (default: vgg16)")
@@ -124,8 +138,8 @@ def _add_article_parser(sub) -> None:
 
 def _add_eval_parser(sub) -> None:
     """The ``eval`` sub-command: distances of a picture to its content and style images."""
-    from .config import BACKBONE_NAMES, DEVICES
-    from .parse import positive_int
+    from fuchun.config.options import BACKBONE_NAMES, DEVICES
+    from fuchun.config.parse import positive_int
 
     text = "measure a picture against its content and/or style image (see fuchun.metrics)"
     e = sub.add_parser("eval", help=text, description=text)
@@ -166,7 +180,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(message: str, status: int) -> int:
     print(f"fuchun: error: {' '.join(str(message).split())}", file=sys.stderr)
     return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

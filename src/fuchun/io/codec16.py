@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import ImageError
+from fuchun.errors import ImageError
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -24,10 +24,12 @@ def hwc_to_tensor(rgb: np.ndarray) -> torch.Tensor:
     chw = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)
     return chw.clamp(0.0, 1.0).contiguous()
 
+
 def composite_on_white(rgba: np.ndarray) -> torch.Tensor:
     """(H, W, 4) float RGBA in [0, 1] (straight alpha) -> (3, H, W) RGB over white."""
     alpha = rgba[..., 3:4]
     return hwc_to_tensor(rgba[..., :3] * alpha + (1.0 - alpha))
+
 
 def read_exact16(path: pathlib.Path, img: Image.Image) -> torch.Tensor | None:
     """Decode 16-bit RGB(A) data Pillow would reduce to 8 bits; None if not such a file."""
@@ -167,6 +169,7 @@ def _decode_tiff16(path: pathlib.Path, img: Image.Image) -> torch.Tensor | None:
 
 
 # --------------------------------------------------------------------------- resizing
+
 
 def png16_bytes(samples: np.ndarray) -> bytes:
     """A 16-bit RGB PNG (colour type 2, filter 0 on every row) from (H, W, 3) uint16."""

@@ -27,8 +27,10 @@ class RunInfo:
     def line(self) -> str:
         """The one start line: backbone, device, precision, scales."""
         scales = " → ".join(f"{w}x{h}" for w, h in self.sizes)
-        return (f"fuchun: {self.backbone} (weights {self.weights_sha256[:12]}) on {self.device}, "
-                f"{self.precision}, {scales}, {sum(self.steps)} steps")
+        return (
+            f"fuchun: {self.backbone} (weights {self.weights_sha256[:12]}) on {self.device}, "
+            f"{self.precision}, {scales}, {sum(self.steps)} steps"
+        )
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ class Reporter:
     def warning(self, message: str) -> None:
         """Called once per distinct warning."""
 
+    def should_stop(self) -> bool:
+        """Asked after every step: True ends the run early with its current picture
+        (the engine raises :class:`fuchun.errors.Stopped` carrying it)."""
+        return False
+
     def message(self, text: str) -> None:
         """Informational text, e.g. while fetching weights."""
 
@@ -83,3 +90,6 @@ class MultiReporter(Reporter):
     def message(self, text: str) -> None:
         for reporter in self.reporters:
             reporter.message(text)
+
+    def should_stop(self) -> bool:
+        return any(reporter.should_stop() for reporter in self.reporters)

@@ -1,4 +1,4 @@
-"""Reading and resizing images (writing: :mod:`fuchun.image_write`).
+"""Reading and resizing images (writing: :mod:`fuchun.io.write`).
 
 Inside fuchun an image is a float32 tensor shaped (3, H, W) holding RGB values in [0, 1].
 This module is the border between files or PIL images and that form:
@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
-from .codec16 import composite_on_white, hwc_to_tensor, read_exact16
+from fuchun.errors import ImageError
+from fuchun.io.codec16 import composite_on_white, hwc_to_tensor, read_exact16
 
 try:  # colour management is optional in Pillow builds
     from PIL import ImageCms
@@ -206,8 +206,7 @@ def _tensor_to_image(tensor: torch.Tensor) -> torch.Tensor:
         tensor = tensor[0]  # (1, C, H, W) -> (C, H, W)
     if tensor.dim() != 3 or tensor.shape[0] not in (1, 3) or 0 in tensor.shape:
         raise ImageError(
-            f"cannot use a tensor of shape {list(shape)} as an image; "
-            "expected (3, H, W), (1, H, W) or (1, 3, H, W)"
+            f"cannot use a tensor of shape {list(shape)} as an image; expected (3, H, W), (1, H, W) or (1, 3, H, W)"
         )
     if tensor.dtype == torch.uint8:
         out = tensor.detach().to(torch.float32) / 255.0

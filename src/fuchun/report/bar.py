@@ -6,7 +6,7 @@ import sys
 
 from tqdm import tqdm
 
-from .report import Progress, Reporter, RunInfo
+from fuchun.report.base import Progress, Reporter, RunInfo
 
 
 class BarReporter(Reporter):
@@ -20,15 +20,22 @@ class BarReporter(Reporter):
     def start(self, info: RunInfo) -> None:
         if not self.quiet:
             print(info.line(), file=sys.stderr)
-        self.bar = tqdm(total=sum(info.steps), file=sys.stderr, unit="step", dynamic_ncols=True,
-                        disable=self.quiet or not sys.stderr.isatty())
+        self.bar = tqdm(
+            total=sum(info.steps),
+            file=sys.stderr,
+            unit="step",
+            dynamic_ncols=True,
+            disable=self.quiet or not sys.stderr.isatty(),
+        )
 
     def step(self, progress: Progress) -> None:
         self.elapsed = progress.elapsed
         if self.bar is not None:
             self.bar.update(1)
             terms = " ".join(f"{k}={v:.3g}" for k, v in progress.terms.items())
-            self.bar.set_description(f"scale {progress.scale}/{progress.n_scales} {progress.size[0]}x{progress.size[1]}", refresh=False)
+            self.bar.set_description(
+                f"scale {progress.scale}/{progress.n_scales} {progress.size[0]}x{progress.size[1]}", refresh=False
+            )
             self.bar.set_postfix_str(f"loss={progress.loss:.4g} {terms}", refresh=False)
         if self.snapshot is not None:
             self.snapshot(progress)

@@ -1,6 +1,6 @@
 """Options from a file: TOML (``run.toml``) or JSON (a plain object, or a run's ``trace.json``).
 
-Keys are the fields of :class:`fuchun.config.Config`, spelled as in Python
+Keys are the fields of :class:`fuchun.config.options.Config`, spelled as in Python
 (``style_weight``) or as on the command line (``style-weight``, ``shift``). Values go
 through the same parsers as the command line's, so a file accepts what a flag accepts:
 ``size = 512`` or ``size = "640x480"``, ``style_layers = ["relu1_1", "relu2_1"]`` or
@@ -15,7 +15,8 @@ import os
 import sys
 from typing import Any
 
-from .config import Config
+from fuchun.config.options import Config
+from fuchun.errors import ConfigFileError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,10 +26,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 # options of a trace file that describe where that run kept its record, not the picture
 TRACE_ONLY = ("trace",)
-
-
-class ConfigFileError(ValueError):
-    """A config file that cannot be read or holds a bad option (one line, names the file)."""
 
 
 def _aliases() -> dict[str, str]:

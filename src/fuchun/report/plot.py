@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -33,7 +33,7 @@ SPARE_COLOURS = [(140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34)
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 78, 150, 58, 56
 
 
-@lru_cache(maxsize=None)
+@cache
 def font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     """Pillow's built-in font at ``size`` px (its bitmap font where FreeType is missing)."""
     try:
@@ -58,12 +58,18 @@ class _Canvas:
         length = math.dist(a, b)
         for start in range(0, max(1, int(length / dash)), 2):
             t0, t1 = start * dash / length, min(1.0, (start + 1) * dash / length)
-            self.line([(a[0] + (b[0] - a[0]) * t0, a[1] + (b[1] - a[1]) * t0),
-                       (a[0] + (b[0] - a[0]) * t1, a[1] + (b[1] - a[1]) * t1)], colour)
+            self.line(
+                [
+                    (a[0] + (b[0] - a[0]) * t0, a[1] + (b[1] - a[1]) * t0),
+                    (a[0] + (b[0] - a[0]) * t1, a[1] + (b[1] - a[1]) * t1),
+                ],
+                colour,
+            )
 
     def rect(self, box: tuple[float, float, float, float], *, fill=None, outline=None) -> None:
-        self.draw.rectangle([v * SUPERSAMPLE for v in box], fill=fill, outline=outline,
-                            width=SUPERSAMPLE if outline is not None else 0)
+        self.draw.rectangle(
+            [v * SUPERSAMPLE for v in box], fill=fill, outline=outline, width=SUPERSAMPLE if outline is not None else 0
+        )
 
     def clear_outside(self, box: tuple[float, float, float, float]) -> None:
         """Paint everything outside ``box`` with the background."""
@@ -73,8 +79,9 @@ class _Canvas:
             self.draw.rectangle([v * SUPERSAMPLE for v in part], fill=BACKGROUND)
 
     def text(self, xy: tuple[float, float], text: str, *, size: int = 12, anchor: str = "la", colour=INK) -> None:
-        self.draw.text((xy[0] * SUPERSAMPLE, xy[1] * SUPERSAMPLE), text, fill=colour,
-                       font=font(size * SUPERSAMPLE), anchor=anchor)
+        self.draw.text(
+            (xy[0] * SUPERSAMPLE, xy[1] * SUPERSAMPLE), text, fill=colour, font=font(size * SUPERSAMPLE), anchor=anchor
+        )
 
     def text_width(self, text: str, *, size: int = 12) -> float:
         return self.draw.textlength(text, font=font(size * SUPERSAMPLE)) / SUPERSAMPLE
@@ -248,8 +255,9 @@ def _label_scales(canvas: _Canvas, axes: _Axes, breaks: Sequence[tuple[int, str]
     edges = _scale_edges(axes, breaks)
     for i, (_, label) in enumerate(breaks):
         if canvas.text_width(label, size=11) < edges[i + 1] - edges[i] - 4:
-            canvas.text(((edges[i] + edges[i + 1]) / 2, axes.box[1] - 5), label, size=11, anchor="md",
-                        colour=(90, 90, 90))
+            canvas.text(
+                ((edges[i] + edges[i + 1]) / 2, axes.box[1] - 5), label, size=11, anchor="md", colour=(90, 90, 90)
+            )
 
 
 def _draw_curve(canvas, axes: _Axes, steps, values, colour, width: float, starts: set[int]) -> None:
@@ -312,8 +320,9 @@ def contact_sheet(
     thumbs = [_fit(image.convert("RGB"), cell) for image, _ in tiles]
     cell_w, cell_h = max(t.width for t in thumbs), max(t.height for t in thumbs)
     gap, label_h, title_h = 12, 24, 30 if title else 0
-    sheet = Image.new("RGB", (gap + columns * (cell_w + gap), title_h + gap + rows * (cell_h + label_h + gap)),
-                      (246, 246, 246))
+    sheet = Image.new(
+        "RGB", (gap + columns * (cell_w + gap), title_h + gap + rows * (cell_h + label_h + gap)), (246, 246, 246)
+    )
     draw = ImageDraw.Draw(sheet)
     if title:
         draw.text((gap, gap + 2), _shorten(draw, title, sheet.width - 2 * gap), fill=INK, font=font(15))
@@ -321,7 +330,9 @@ def contact_sheet(
         row, col = divmod(i, columns)
         x0, y0 = gap + col * (cell_w + gap), title_h + gap + row * (cell_h + label_h + gap)
         sheet.paste(thumb, (x0 + (cell_w - thumb.width) // 2, y0 + (cell_h - thumb.height) // 2))
-        draw.text((x0 + cell_w / 2, y0 + cell_h + 6), _shorten(draw, label, cell_w), fill=INK, font=font(12), anchor="ma")
+        draw.text(
+            (x0 + cell_w / 2, y0 + cell_h + 6), _shorten(draw, label, cell_w), fill=INK, font=font(12), anchor="ma"
+        )
     return sheet
 
 

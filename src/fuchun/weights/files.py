@@ -12,19 +12,16 @@ import os
 import pathlib
 import pickle
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from fuchun.architectures import layers_of, torchvision_index
+from fuchun.errors import WeightsError
 
 _TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
-
-
-class WeightsError(RuntimeError):
-    """One-line user-facing weights problem (says what to run)."""
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -64,9 +61,7 @@ def _sorted_metadata(blob: bytes) -> bytes:
     return blob[:8] + text.ljust(size) + blob[8 + size :]
 
 
-def save_atomic(
-    state_dict: dict[str, torch.Tensor], out_path: pathlib.Path, metadata: dict[str, str]
-) -> None:
+def save_atomic(state_dict: dict[str, torch.Tensor], out_path: pathlib.Path, metadata: dict[str, str]) -> None:
     """Write ``state_dict`` as safetensors to ``out_path`` via a temp file and os.replace."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     blob = _sorted_metadata(save(state_dict, metadata=metadata))
@@ -82,9 +77,7 @@ def save_atomic(
 # --------------------------------------------------------------------- state dicts
 
 
-def validate_state_dict(
-    state_dict: dict[str, torch.Tensor], arch: str
-) -> dict[str, torch.Tensor]:
+def validate_state_dict(state_dict: dict[str, torch.Tensor], arch: str) -> dict[str, torch.Tensor]:
     """Check every conv of ``arch`` is present with the right shape; return them as float32.
 
     Extra keys are ignored (and left out of the result). The first problem found raises
@@ -111,9 +104,7 @@ def validate_state_dict(
     return out
 
 
-def canonical_state_dict(
-    state_dict: dict[str, torch.Tensor], arch: str
-) -> dict[str, torch.Tensor]:
+def canonical_state_dict(state_dict: dict[str, torch.Tensor], arch: str) -> dict[str, torch.Tensor]:
     """Rename torchvision ``features.N.*`` keys to conv names; keep canonical keys as-is.
 
     Keys that are neither (``classifier.*`` and the like) are dropped. No shape checks.
@@ -144,9 +135,7 @@ def read_torch(path: pathlib.Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise WeightsError(
-            f"{path} is not a plain tensor file (refusing to unpickle objects)"
-        ) from None
+        raise WeightsError(f"{path} is not a plain tensor file (refusing to unpickle objects)") from None
     except (OSError, RuntimeError, EOFError, ValueError) as exc:
         raise WeightsError(f"{path} is not a readable PyTorch state dict: {exc}") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
@@ -169,7 +158,5 @@ def read_state_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise WeightsError(f"weights file {path} does not exist")
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise WeightsError(
-            f"unsupported weights file {path.name}; valid suffixes: {', '.join(_READERS)}"
-        )
+        raise WeightsError(f"unsupported weights file {path.name}; valid suffixes: {', '.join(_READERS)}")
     return reader(path)

@@ -27,9 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .colour import luminance
-from .features import VGGFeatures
-from .image_io import read_image
+from fuchun.controls.colour import luminance
+from fuchun.features import VGGFeatures
+from fuchun.io.read import read_image
+
 
 def read_mask(source: Any) -> torch.Tensor:
     """A mask image (path, PIL image or tensor) as (1, H, W) luma in [0, 1]."""

@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 import argparse
-import re
 import pathlib
+import re
 import sys
 
-from .api import render
-from .image_write import write_image
-from .optimize import NonFiniteLoss
-from .progress import BarReporter
-from .report import MultiReporter
-from .weights import BACKBONES, cached_status, fetch_weights
+from fuchun.api import render
+from fuchun.io.write import write_image
+from fuchun.optimize import NonFiniteLoss
+from fuchun.report.bar import BarReporter
+from fuchun.report.base import MultiReporter
+from fuchun.weights.sources import BACKBONES, cached_status, fetch_weights
 
 # name -> (help, positionals: (name, nargs, help))
 RUN_COMMANDS = {
-    "stylize": ("repaint a photo in the style of one or more paintings",
-                [("content", None, "the photo"), ("style", "+", "style image(s)")]),
-    "texture": ("synthesise a texture from a style image, starting from noise",
-                [("style", "+", "style image(s)")]),
-    "reconstruct": ("rebuild a photo from noise with the content loss alone",
-                    [("content", None, "the photo")]),
+    "stylize": (
+        "repaint a photo in the style of one or more paintings",
+        [("content", None, "the photo"), ("style", "+", "style image(s)")],
+    ),
+    "texture": ("synthesise a texture from a style image, starting from noise", [("style", "+", "style image(s)")]),
+    "reconstruct": ("rebuild a photo from noise with the content loss alone", [("content", None, "the photo")]),
 }
 
 
 def blend_weights(text: str) -> list[float]:
     """'3,1,1' -> [3.0, 1.0, 1.0] (normalised later); each >= 0, sum > 0."""
-    from .parse import floats
+    from fuchun.config.parse import floats
 
     values = list(floats(text))
     if sum(values) <= 0:
@@ -49,9 +49,14 @@ def run_command(ns: argparse.Namespace, options: dict) -> int:
     reporter = BarReporter(quiet=options.get("quiet", False), snapshot=_snapshot_writer(output, inputs, options))
     trace = _trace_reporter(ns, options, blend)
     try:
-        image = render(ns.command, content=getattr(ns, "content", None), style=getattr(ns, "style", None),
-                       style_blend=blend, reporter=reporter if trace is None else MultiReporter(reporter, trace),
-                       **options)
+        image = render(
+            ns.command,
+            content=getattr(ns, "content", None),
+            style=getattr(ns, "style", None),
+            style_blend=blend,
+            reporter=reporter if trace is None else MultiReporter(reporter, trace),
+            **options,
+        )
     except NonFiniteLoss as exc:
         write_image(exc.image[0].float().cpu(), output, bit_depth=ns.bit_depth, protect=inputs)
         _trace_failed(trace, reporter, exc)
@@ -70,7 +75,7 @@ def run_command(ns: argparse.Namespace, options: dict) -> int:
 
 def _check_output(output: pathlib.Path, inputs: list, bit_depth: int) -> None:
     """Fail before the run, not after it, on an output we could not write."""
-    from .image_write import check_writable
+    from fuchun.io.write import check_writable
 
     check_writable(output, bit_depth=bit_depth, protect=inputs)
 
@@ -79,16 +84,22 @@ def _trace_reporter(ns: argparse.Namespace, options: dict, blend):
     """The reporter behind ``--trace DIR`` (None without it); checks DIR before the run."""
     if not options.get("trace"):
         return None
-    from .api import make_config
-    from .config import INITS
-    from .trace import TraceReporter
+    from fuchun.api import make_config
+    from fuchun.config.options import INITS
+    from fuchun.report.trace import TraceReporter
 
     inputs = {"content": getattr(ns, "content", None), "style": getattr(ns, "style", None)}
     if options.get("init") and options["init"] not in INITS:
         inputs["init"] = options["init"]
     extra = {"bit_depth": ns.bit_depth, "style_blend": blend, "config_file": getattr(ns, "config", None)}
-    return TraceReporter(options["trace"], mode=ns.command, config=make_config(ns.command, **options),
-                         inputs=inputs, output=ns.output, extra=extra)
+    return TraceReporter(
+        options["trace"],
+        mode=ns.command,
+        config=make_config(ns.command, **options),
+        inputs=inputs,
+        output=ns.output,
+        extra=extra,
+    )
 
 
 def _trace_failed(trace, reporter, exc: BaseException) -> None:
@@ -111,6 +122,7 @@ def _snapshot_writer(output: pathlib.Path, inputs: list, options: dict):
         if progress.step % every == 0:
             path = output.with_name(f"{output.stem}.step{progress.step:05d}{output.suffix}")
             write_image(progress.image[0].float().clamp(0, 1).cpu(), path, protect=inputs)
+
     return snapshot
 
 
@@ -118,11 +130,11 @@ def eval_command(ns: argparse.Namespace) -> int:
     """Print the distances of a picture to its content and/or style image (table or JSON)."""
     import json
 
-    from . import engine
-    from .config import Config
-    from .machine import pick_machine
-    from .metrics import evaluate, format_table, read_images
-    from .report import Reporter
+    from fuchun import engine
+    from fuchun.config.options import Config
+    from fuchun.machine import pick_machine
+    from fuchun.metrics import evaluate, format_table, read_images
+    from fuchun.report.base import Reporter
 
     if ns.content is None and ns.style is None:
         raise ValueError("eval needs --content, --style or both")
@@ -149,10 +161,10 @@ def weights_command(ns: argparse.Namespace) -> int:
 
 def article_command(ns: argparse.Namespace, options: dict) -> int:
     """Render the article's sequence and write its contact sheet (and, with --keep, each picture)."""
-    from .article import STEPS, article_sheet
-    from .image_io import read_image
-    from .image_write import check_writable
-    from .progress import BarReporter
+    from fuchun.cli.article import STEPS, article_sheet
+    from fuchun.io.read import read_image
+    from fuchun.io.write import check_writable
+    from fuchun.report.bar import BarReporter
 
     output, inputs = pathlib.Path(ns.output), [ns.content, ns.style]
     check_writable(output, protect=inputs)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .image_io import resize_image
+from fuchun.io.read import resize_image
 
 COLOUR_EPS = 1e-5  # added to the style covariance's diagonal before the inverse square root
 

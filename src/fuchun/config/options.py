@@ -2,7 +2,7 @@
 
 The command line is generated from the fields below (their ``metadata``), and the Python
 API takes the same names as keyword arguments. Loss settings left at ``None`` come from
-the chosen preset (``fuchun.presets``), so a flag always overrides its preset.
+the chosen preset (``fuchun.config.presets``), so a flag always overrides its preset.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import parse
-from .presets import PRESET_KEYS, PRESETS, preset
+from fuchun.config import parse
+from fuchun.config.presets import PRESET_KEYS, PRESETS, preset
 
 OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -34,46 +34,95 @@ class Config:
     """All settings of one run. ``None`` in a loss field means: take it from the preset."""
 
     # --- output and scale
-    size: Any = opt(512, "output size: longest side in px, WxH, or 'max' (largest that fits in memory)", parse_fn=parse.size)
-    style_size: int | None = opt(None, "longest side of the style image(s) in px (default: output side × --style-scale)", parse_fn=parse.positive_int)
+    size: Any = opt(
+        512, "output size: longest side in px, WxH, or 'max' (largest that fits in memory)", parse_fn=parse.size
+    )
+    style_size: int | None = opt(
+        None,
+        "longest side of the style image(s) in px (default: output side × --style-scale)",
+        parse_fn=parse.positive_int,
+    )
     style_scale: float = opt(1.0, "style image size relative to the output (0.25..4)", parse_fn=parse.positive_float)
-    scales: Any = opt("auto", "coarse-to-fine sizes: 'auto', 'none' (single scale) or a list like 256,362,512", parse_fn=parse.scales)
-    coarsest: int = opt(256, "smallest side of the 'auto' scales in px: they grow from it by √2 to the output", parse_fn=parse.positive_int)
-    preserve_colors: str | None = opt(None, "keep the content's colours: 'luminance' (stylise brightness only) or 'match' (recolour the style images to the content's palette)", choices=("luminance", "match"))
-    masks: tuple[str, ...] | None = opt(None, "one mask image per style image, white where that style goes; where no mask is white the content stays", flag="--mask")
-    mask_feather: float = opt(3.0, "blur of the mask edges: Gaussian sigma in output px (0: hard edges)", parse_fn=parse.nonneg_float)
+    scales: Any = opt(
+        "auto", "coarse-to-fine sizes: 'auto', 'none' (single scale) or a list like 256,362,512", parse_fn=parse.scales
+    )
+    coarsest: int = opt(
+        256,
+        "smallest side of the 'auto' scales in px: they grow from it by √2 to the output",
+        parse_fn=parse.positive_int,
+    )
+    preserve_colors: str | None = opt(
+        None,
+        "keep the content's colours: 'luminance' (stylise brightness only) or 'match' (recolour the style images to the content's palette)",
+        choices=("luminance", "match"),
+    )
+    masks: tuple[str, ...] | None = opt(
+        None,
+        "one mask image per style image, white where that style goes; where no mask is white the content stays",
+        flag="--mask",
+    )
+    mask_feather: float = opt(
+        3.0, "blur of the mask edges: Gaussian sigma in output px (0: hard edges)", parse_fn=parse.nonneg_float
+    )
     # --- optimisation
-    steps: int = opt(300, "loss evaluations in all, split over the scales: twice as many at each smaller scale", parse_fn=parse.positive_int, group="optimise")
+    steps: int = opt(
+        300,
+        "loss evaluations in all, split over the scales: twice as many at each smaller scale",
+        parse_fn=parse.positive_int,
+        group="optimise",
+    )
     optimizer: str = opt("lbfgs", "optimiser", choices=OPTIMIZERS, group="optimise")
     lr: float = opt(0.02, "Adam learning rate (pixels in [0, 1])", parse_fn=parse.positive_float, group="optimise")
     lbfgs_history: int = opt(50, "L-BFGS history size", parse_fn=parse.positive_int, group="optimise")
-    init: str = opt("content", "start image: content, noise, style-mean, or an image file", parse_fn=parse.init, group="optimise")
+    init: str = opt(
+        "content", "start image: content, noise, style-mean, or an image file", parse_fn=parse.init, group="optimise"
+    )
     seed: int = opt(0, "random seed of the noise start image", parse_fn=parse.nonneg_int, group="optimise")
     # --- losses (None: from the preset)
     preset: str = opt("fuchun", "loss preset", choices=tuple(PRESETS), group="loss")
     content_weight: float | None = opt(None, "weight of the content loss", parse_fn=parse.nonneg_float, group="loss")
     style_weight: float | None = opt(None, "weight of the Gram style loss", parse_fn=parse.nonneg_float, group="loss")
-    shift_weight: float | None = opt(None, "weight of the shifted-Gram loss (Berger & Memisevic)", parse_fn=parse.nonneg_float, group="loss")
-    hist_weight: float | None = opt(None, "weight of the histogram loss (Risser et al.)", parse_fn=parse.nonneg_float, group="loss")
+    shift_weight: float | None = opt(
+        None, "weight of the shifted-Gram loss (Berger & Memisevic)", parse_fn=parse.nonneg_float, group="loss"
+    )
+    hist_weight: float | None = opt(
+        None, "weight of the histogram loss (Risser et al.)", parse_fn=parse.nonneg_float, group="loss"
+    )
     tv_weight: float | None = opt(None, "weight of the total-variation loss", parse_fn=parse.nonneg_float, group="loss")
-    content_layers: tuple[str, ...] | None = opt(None, "content layers, e.g. relu4_2", parse_fn=parse.names, group="loss")
-    style_layers: tuple[str, ...] | None = opt(None, "Gram style layers, e.g. relu1_1,relu2_1", parse_fn=parse.names, group="loss")
-    style_layer_weights: tuple[float, ...] | None = opt(None, "one weight per style layer (default equal)", parse_fn=parse.floats, group="loss")
-    shifts: dict | None = opt(None, "shifted-Gram offsets per layer: relu1_1=4,8,16 relu2_1=4,8", parse_fn=parse.shifts, group="loss", flag="--shift")
+    content_layers: tuple[str, ...] | None = opt(
+        None, "content layers, e.g. relu4_2", parse_fn=parse.names, group="loss"
+    )
+    style_layers: tuple[str, ...] | None = opt(
+        None, "Gram style layers, e.g. relu1_1,relu2_1", parse_fn=parse.names, group="loss"
+    )
+    style_layer_weights: tuple[float, ...] | None = opt(
+        None, "one weight per style layer (default equal)", parse_fn=parse.floats, group="loss"
+    )
+    shifts: dict | None = opt(
+        None,
+        "shifted-Gram offsets per layer: relu1_1=4,8,16 relu2_1=4,8",
+        parse_fn=parse.shifts,
+        group="loss",
+        flag="--shift",
+    )
     hist_layers: tuple[str, ...] | None = opt(None, "histogram-loss layers", parse_fn=parse.names, group="loss")
-    hist_bins: int | None = opt(None, "histogram loss with N bins as in the paper (default: exact)", parse_fn=parse.positive_int, group="loss")
+    hist_bins: int | None = opt(
+        None, "histogram loss with N bins as in the paper (default: exact)", parse_fn=parse.positive_int, group="loss"
+    )
     pooling: str | None = opt(None, "pooling in the network", choices=("max", "avg"), group="loss")
     # --- network and machine
     backbone: str = opt("vgg16", "pretrained network", choices=BACKBONE_NAMES, group="machine")
     weights: str | None = opt(None, "a local .safetensors or state-dict file for the backbone", group="machine")
     device: str = opt("auto", "device", choices=DEVICES, group="machine")
-    precision: str = opt("auto", "arithmetic of the convolutions (statistics are always fp32)", choices=PRECISIONS, group="machine")
+    precision: str = opt(
+        "auto", "arithmetic of the convolutions (statistics are always fp32)", choices=PRECISIONS, group="machine"
+    )
     # --- reporting
     save_every: int = opt(0, "write a snapshot every N steps (0: never)", parse_fn=parse.nonneg_int, group="report")
     quiet: bool = opt(False, "no progress bar or start line", group="report")
     trace: str | None = opt(None, "write a JSON trace, a loss plot and a snapshot sheet into DIR", group="report")
 
-    def resolved(self) -> "Config":
+    def resolved(self) -> Config:
         """A copy with every preset-controlled field filled in; a value outside its choices raises."""
         for f in dataclasses.fields(self):
             value, choices = getattr(self, f.name), f.metadata.get("choices")
@@ -83,7 +132,7 @@ class Config:
         filled = {k: (getattr(self, k) if getattr(self, k) is not None else values[k]) for k in PRESET_KEYS}
         return dataclasses.replace(self, **filled)
 
-    def updated(self, **options: Any) -> "Config":
+    def updated(self, **options: Any) -> Config:
         """A copy with ``options`` set; unknown names raise ValueError listing the valid ones."""
         names = {f.name for f in dataclasses.fields(self)}
         unknown = set(options) - names

@@ -4,7 +4,7 @@
 protected paths (the inputs of a run), checks the suffix and bit depth before any work,
 and writes through a temporary file in the target's folder that replaces the target only
 when complete, so a failure leaves nothing behind. Pillow cannot write 16-bit RGB, so
-16-bit files go through fuchun's own encoders (:mod:`fuchun.codec16`).
+16-bit files go through fuchun's own encoders (:mod:`fuchun.io.codec16`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .codec16 import png16_bytes, tiff16_bytes
-from .errors import ImageError
-from .image_io import _WRITE_DEPTHS, WRITE_SUFFIXES, StrPath, _check_image_tensor, _is_positive_int, _one_line
+from fuchun.errors import ImageError
+from fuchun.io.codec16 import png16_bytes, tiff16_bytes
+from fuchun.io.read import _WRITE_DEPTHS, WRITE_SUFFIXES, StrPath, _check_image_tensor, _is_positive_int, _one_line
 
 __all__ = ["check_writable", "to_pil", "write_image"]
 
@@ -63,9 +63,7 @@ def write_image(
     return target
 
 
-def check_writable(
-    path: StrPath, *, bit_depth: int = 8, protect: Iterable[StrPath] = (), quality: int = 95
-) -> str:
+def check_writable(path: StrPath, *, bit_depth: int = 8, protect: Iterable[StrPath] = (), quality: int = 95) -> str:
     """Raise ImageError unless ``path`` could be written (checked before a long run); return the format."""
     target = pathlib.Path(path)
     fmt = _check_write_request(target, bit_depth=bit_depth, quality=quality)
@@ -90,9 +88,7 @@ def _check_write_request(target: pathlib.Path, *, bit_depth: int, quality: int) 
             "use .png or .tif/.tiff for 16-bit output"
         )
     if fmt == "JPEG" and not (_is_positive_int(quality) and quality <= 100):
-        raise ImageError(
-            f"cannot write '{target}': JPEG quality must be an integer from 1 to 100, not {quality!r}"
-        )
+        raise ImageError(f"cannot write '{target}': JPEG quality must be an integer from 1 to 100, not {quality!r}")
     return fmt
 
 
@@ -131,9 +127,7 @@ def _encode(image: torch.Tensor, *, fmt: str, bit_depth: int, quality: int) -> b
 def _write_atomically(target: pathlib.Path, payload: bytes) -> None:
     """Write ``payload`` to a temp file beside ``target``, then rename it into place."""
     try:
-        tmp = tempfile.NamedTemporaryFile(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-        )
+        tmp = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False)
     except OSError as exc:
         raise ImageError(f"cannot write '{target}': {_one_line(exc.strerror or exc)}") from exc
     try:
@@ -155,4 +149,3 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-

@@ -1,0 +1,7 @@
+"""``python -m fuchun.cli``: the same as the ``fuchun`` command."""
+
+import sys
+
+from fuchun.cli.parser import main
+
+sys.exit(main())

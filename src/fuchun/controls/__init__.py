@@ -1,0 +1,1 @@
+"""The artist's controls over a run: colour preservation and region masks."""
