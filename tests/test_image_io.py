@@ -242,8 +242,29 @@ def test_int32_and_float_modes():
     assert back[0, 0].tolist() == pytest.approx([0.0, 32768 / 65535, 1.0])
     unit = Image.fromarray(np.array([[0.25, 1.0]], np.float32))
     assert read_image(unit)[0, 0].tolist() == pytest.approx([0.25, 1.0])
-    bytes_range = Image.fromarray(np.array([[51.0, 255.0]], np.float32))
-    assert read_image(bytes_range)[0, 0].tolist() == pytest.approx([0.2, 1.0])
+    over = Image.fromarray(np.array([[0.5, 1.02, 255.0]], np.float32))
+    assert read_image(over)[0, 0].tolist() == pytest.approx([0.5, 1.0, 1.0])  # float means [0, 1]: clamped
+
+
+def _float_tiff(tmp_path, values: np.ndarray):
+    path = tmp_path / "float.tif"
+    Image.fromarray(values.astype(np.float32), mode="F").save(path)
+    return path
+
+
+def test_a_float_tiff_slightly_over_one_keeps_its_brightness(tmp_path):
+    values = np.full((40, 40), 0.5, np.float32)
+    values[0, :4] = 1.02  # a few out-of-gamut pixels used to turn the scale to 0..255 (almost black)
+    image = read_image(_float_tiff(tmp_path, values))
+    assert image[:, 1:].mean().item() == pytest.approx(0.5)
+    assert image.max().item() == 1.0
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_a_float_tiff_with_a_non_finite_pixel_is_refused(tmp_path, bad):
+    values = np.full((40, 40), 0.5, np.float32)
+    values[3, 3] = bad
+    _raises_one_line(read_image, _float_tiff(tmp_path, values), match="NaN or infinite pixel values")
 
 
 def test_exif_orientation_is_applied(tmp_path):

@@ -28,6 +28,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fuchun.errors import ImageError
 from fuchun.io.codec16 import composite_on_white, hwc_to_tensor, read_exact16
+from fuchun.io.paths import not_a_file
 
 try:  # colour management is optional in Pillow builds
     from PIL import ImageCms
@@ -105,10 +106,9 @@ def read_image(source: StrPath | Image.Image | torch.Tensor) -> torch.Tensor:
 
 def _read_path(path: pathlib.Path) -> torch.Tensor:
     """Decode the image file at ``path`` (first frame, orientation applied)."""
-    if not path.exists():
-        raise ImageError(f"cannot read image '{path}': no such file")
-    if path.is_dir():
-        raise ImageError(f"cannot read image '{path}': it is a directory, not an image file")
+    problem = not_a_file(path)  # only regular files: a FIFO would block the decoder forever
+    if problem is not None:
+        raise ImageError(f"cannot read image '{path}': {problem}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -132,6 +132,8 @@ def _decode_reason(exc: BaseException) -> str:
         return f"too many pixels, refused as a possible decompression bomb ({_one_line(exc)})"
     if isinstance(exc, PermissionError):
         return "permission denied"
+    if isinstance(exc, ImageError):  # our own sentence about the decoded pixels
+        return str(exc)
     detail = _one_line(exc) or type(exc).__name__
     return f"the file is truncated or corrupt ({detail})"
 
@@ -140,17 +142,19 @@ def _pil_to_tensor(img: Image.Image) -> torch.Tensor:
     """Convert a PIL image of any supported mode to (3, H, W) float32 RGB on white.
 
     Grey modes with more than 8 bits keep their precision: "I;16*" and "I" are read as
-    0..65535 (scaled by 1/65535, clamped), "F" is taken as [0, 1] when its maximum is
-    at most 1 and as 0..255 otherwise (NaN becomes 0, then clamped).
+    0..65535 (scaled by 1/65535, clamped). Floating-point "F" images are [0, 1] by the
+    convention of float image data, whatever their values: a few pixels over 1 are clamped
+    (the scale comes from the type, never from the maximum, which one bright or infinite
+    pixel would decide); NaN or infinite pixels are refused, as for tensors.
     """
     mode = img.mode
     if mode in _GRAY16_MODES or mode == "I":
         gray = np.asarray(img, dtype=np.float64) / 65535.0
         return _gray_to_tensor(gray)
     if mode == "F":
-        gray = np.nan_to_num(np.asarray(img, dtype=np.float32), nan=0.0)
-        if gray.size and gray.max() > 1.0:
-            gray = gray / 255.0
+        gray = np.array(img, dtype=np.float32)  # a writable copy
+        if not np.isfinite(gray).all():
+            raise ImageError("it holds NaN or infinite pixel values")
         return _gray_to_tensor(gray)
     if mode in _ALPHA_MODES or "transparency" in img.info:
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0

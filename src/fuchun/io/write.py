@@ -21,6 +21,7 @@ from PIL import Image
 
 from fuchun.errors import ImageError
 from fuchun.io.codec16 import png16_bytes, tiff16_bytes
+from fuchun.io.paths import is_loop, resolved
 from fuchun.io.read import _WRITE_DEPTHS, WRITE_SUFFIXES, StrPath, _check_image_tensor, _is_positive_int, _one_line
 
 __all__ = ["check_writable", "to_pil", "write_image"]
@@ -99,11 +100,13 @@ def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
             return os.path.samefile(a, b)
         except OSError:
             pass
-    return os.path.normcase(a.resolve()) == os.path.normcase(b.resolve())
+    return os.path.normcase(resolved(a)) == os.path.normcase(resolved(b))
 
 
 def _check_output_location(target: pathlib.Path) -> None:
-    """Raise ImageError if ``target``'s directory is missing or ``target`` is a directory."""
+    """Raise ImageError if ``target``'s directory is missing, ``target`` is a directory or loops."""
+    if is_loop(target):
+        raise ImageError(f"cannot write '{target}': it is a symbolic link loop")
     parent = target.parent
     if not parent.is_dir():
         raise ImageError(f"cannot write '{target}': directory '{parent}' does not exist")

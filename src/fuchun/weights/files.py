@@ -12,6 +12,7 @@ import os
 import pathlib
 import pickle
 import uuid
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -133,7 +134,9 @@ def read_safetensors(path: pathlib.Path) -> dict[str, torch.Tensor]:
 def read_torch(path: pathlib.Path) -> dict[str, torch.Tensor]:
     """Load a plain tensor state dict with ``torch.load(weights_only=True)``."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns (two lines) about raw pickles; our one line says it all
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise WeightsError(f"{path} is not a plain tensor file (refusing to unpickle objects)") from None
     except (OSError, RuntimeError, EOFError, ValueError) as exc:
