@@ -107,8 +107,17 @@ def test_every_flag_overrides_every_preset(key, name):
     cfg = Config(**options).resolved()
     assert getattr(cfg, key) == value
     for other in PRESET_KEYS:  # the rest still come from the preset
-        if other != key:
+        if other == "style_layer_weights" and key == "style_layers":
+            assert cfg.style_layer_weights is None  # the preset's weights were for its own layers
+        elif other != key:
             assert getattr(cfg, other) == PRESETS[name][other], other
+
+
+def test_a_presets_layer_weights_do_not_outlive_its_layers():
+    cfg = Config(preset="article", style_layers=("relu2_1",)).resolved()
+    assert cfg.style_layer_weights is None
+    kept = Config(preset="article", style_layers=("relu2_1",), style_layer_weights=(2.0,)).resolved()
+    assert kept.style_layer_weights == (2.0,)
 
 
 def test_flags_not_given_are_not_options():
@@ -208,7 +217,17 @@ def test_shifts_rejects(text):
 def test_names():
     assert parse.names("relu1_1, relu2_1") == ("relu1_1", "relu2_1")
     assert parse.names("conv3_2,pool4") == ("conv3_2", "pool4")
-    assert parse.names("") == ()
+
+
+@pytest.mark.parametrize("text", ["", " , ", ","])
+def test_names_rejects_an_empty_list(text):
+    with pytest.raises(ValueError, match="needs at least one layer name"):
+        parse.names(text)
+
+
+def test_names_rejects_a_layer_given_twice():
+    with pytest.raises(ValueError, match="relu1_1 is given twice"):
+        parse.names("relu1_1,relu2_1,relu1_1")
 
 
 @pytest.mark.parametrize("text", ["foo", "relu1", "relu1_1,foo", "RELU1_1x"])

@@ -11,7 +11,7 @@ import fuchun.objective
 from fuchun.api import make_config, render
 from fuchun.config.options import Config
 from fuchun.engine import Job, output_size, scale_sizes, scale_steps
-from fuchun.errors import Stopped
+from fuchun.errors import Stopped, UsageError
 from fuchun.io.read import ImageError, read_image, resize_image
 from fuchun.optimize import NonFiniteLoss
 from fuchun.report.base import Progress, Reporter, RunInfo
@@ -283,8 +283,8 @@ def test_non_finite_loss_stops_with_the_last_finite_image(
     assert torch.isfinite(image).all()
 
 
-def test_content_too_small_for_the_network_is_an_image_error(tiny_net, tiny_options, style):
-    with pytest.raises(ImageError, match="content image is 20x20 px; fuchun needs at least 32"):
+def test_a_size_below_the_networks_minimum_blames_the_option(tiny_net, tiny_options, style):
+    with pytest.raises(UsageError, match="option size: 20 px is below the network's minimum of 32 px"):
         render("stylize", content=torch.rand(3, 20, 20), style=style, net=tiny_net, **{**tiny_options, "size": 20})
 
 

@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from fuchun.config.options import Config
 from fuchun.config.parse import MAX_SIDE
 from fuchun.controls.masks import fit_masks, masks_at_scale
-from fuchun.errors import Stopped
+from fuchun.errors import Stopped, UsageError
 from fuchun.features import VGGFeatures
-from fuchun.io.read import check_min_size, read_image, resize_image
+from fuchun.io.read import MIN_SIDE, check_min_size, read_image, resize_image
 from fuchun.machine import Machine, pick_machine
 from fuchun.memory import MemoryPlanError, Plan, available_bytes, largest_side, plan
 from fuchun.objective import Objective
@@ -55,17 +55,32 @@ def output_size(cfg: Config, job: Job) -> tuple[int, int]:
 
 
 def scale_sizes(cfg: Config, final: tuple[int, int]) -> list[tuple[int, int]]:
-    """(W, H) of every scale, smallest first, the last being ``final``."""
+    """(W, H) of every scale, smallest first, the last being ``final``.
+
+    'auto' stops before a scale whose short side would fall below the network's minimum
+    (:data:`MIN_SIDE`); an explicit scale that would is a UsageError naming ``--scales``.
+    """
     longest = max(final)
+
+    def dims(side: int) -> tuple[int, int]:
+        return max(1, round(final[0] * side / longest)), max(1, round(final[1] * side / longest))
+
     if cfg.scales == "none":
         sides = [longest]
     elif cfg.scales == "auto":
         sides = [longest]
-        while sides[0] / SCALE_RATIO >= cfg.coarsest * 0.99:
+        while sides[0] / SCALE_RATIO >= cfg.coarsest * 0.99 and min(dims(round(sides[0] / SCALE_RATIO))) >= MIN_SIDE:
             sides.insert(0, round(sides[0] / SCALE_RATIO))
     else:
         sides = [s for s in cfg.scales if s < longest] + [longest]
-    return [(max(1, round(final[0] * s / longest)), max(1, round(final[1] * s / longest))) for s in sides]
+        thin = [s for s in sides[:-1] if min(dims(s)) < MIN_SIDE]
+        if thin:
+            w, h = dims(thin[0])
+            raise UsageError(
+                f"--scales {thin[0]}: at this picture's {final[0]}x{final[1]} px that scale is {w}x{h} px, below "
+                f"the network's minimum of {MIN_SIDE} px on each side; give larger scales"
+            )
+    return [dims(s) for s in sides]
 
 
 def scale_steps(total: int, sizes: list[tuple[int, int]]) -> list[int]:
@@ -215,11 +230,15 @@ def _to_scale(image: torch.Tensor, size: tuple[int, int], machine: Machine, *, n
     return out.unsqueeze(0).to(machine.device).contiguous(memory_format=torch.channels_last)
 
 
-def style_size(cfg: Config, size: tuple[int, int], style: torch.Tensor) -> tuple[int, int]:
-    """(W, H) of a style image at this scale: its aspect, longest side = output × style_scale."""
+def style_size(cfg: Config, size: tuple[int, int], style: torch.Tensor, *, clamp: bool = True) -> tuple[int, int]:
+    """(W, H) of a style image at this scale: its aspect, longest side = output × style_scale
+    (or ``style_size``), at most :data:`MAX_SIDE`; with ``clamp``, enlarged where needed so its
+    short side reaches the network's minimum (:data:`MIN_SIDE`)."""
     side = cfg.style_size if cfg.style_size is not None else max(size) * cfg.style_scale
     h, w = style.shape[-2:]
-    k = side / max(h, w)
+    k = min(side, MAX_SIDE) / max(h, w)
+    if clamp:
+        k = max(k, MIN_SIDE / min(h, w))
     return max(1, round(w * k)), max(1, round(h * k))
 
 
@@ -227,9 +246,26 @@ def _objective(net, cfg: Config, job: Job, size, machine: Machine, *, lean: bool
     content = None if job.content is None else _to_scale(job.content, size, machine, name="content image")
     styles = [_to_scale(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
     masks = masks_at_scale(job.masks, size, machine.device)
-    return Objective(
-        net, cfg, content=content, styles=styles, blend=job.blend, masks=masks, autocast=machine.autocast, lean=lean
+    objective = Objective(
+        net,
+        cfg,
+        content=content,
+        styles=styles,
+        blend=job.blend,
+        masks=masks,
+        autocast=machine.autocast,
+        lean=lean,
+        size=size,
     )
+    if any(style_size(cfg, size, s, clamp=False) != style_size(cfg, size, s) for s in job.styles):
+        option = (
+            f"--style-size {cfg.style_size}" if cfg.style_size is not None else f"--style-scale {cfg.style_scale:g}"
+        )
+        objective.warnings.append(
+            f"{option} makes a style image smaller than the network's minimum of {MIN_SIDE} px at some scales; "
+            f"it is enlarged to {MIN_SIDE} px there"
+        )
+    return objective
 
 
 def _initial(cfg: Config, job: Job, size, previous: torch.Tensor | None, machine: Machine) -> torch.Tensor:

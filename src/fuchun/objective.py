@@ -38,6 +38,7 @@ class Objective(nn.Module):
         masks: list[torch.Tensor] | None = None,
         autocast: Callable[[], AbstractContextManager] = nullcontext,
         lean: bool = False,
+        size: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.net, self.cfg, self.autocast = net, cfg, autocast
@@ -54,8 +55,11 @@ class Objective(nn.Module):
             if content is not None and cfg.content_weight > 0:
                 self._build_content(content)
             if styles:
+                # the picture's shape decides which shifts fit: ``size`` (W, H) when given, else
+                # a mask's or the content's; a style image's only as the last resort
                 reference = masks[0] if masks else content if content is not None else styles[0]
-                self._build_style(styles, blend, out_shape=reference.shape)
+                out_shape = (1, 3, size[1], size[0]) if size is not None else tuple(reference.shape)
+                self._build_style(styles, blend, out_shape=out_shape)
         self.layer_weights = _layer_weights(cfg)
         self.layers = sorted({*self.content_losses, *self.gram_losses, *self.shift_losses, *self.hist_losses})
 

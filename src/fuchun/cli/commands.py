@@ -7,7 +7,8 @@ import pathlib
 import re
 import sys
 
-from fuchun.api import render
+from fuchun.api import picture_options, render
+from fuchun.errors import UsageError
 from fuchun.io.write import write_image
 from fuchun.optimize import NonFiniteLoss
 from fuchun.report.bar import BarReporter
@@ -55,7 +56,7 @@ def run_command(ns: argparse.Namespace, options: dict) -> int:
             style=getattr(ns, "style", None),
             style_blend=blend,
             reporter=reporter if trace is None else MultiReporter(reporter, trace),
-            **options,
+            **picture_options(options),
         )
     except NonFiniteLoss as exc:
         write_image(exc.image[0].float().cpu(), output, bit_depth=ns.bit_depth, protect=inputs)
@@ -159,6 +160,18 @@ def weights_command(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _keep_directory(name: str) -> pathlib.Path:
+    """The ``--keep`` directory, created if missing; UsageError if it cannot be one."""
+    keep = pathlib.Path(name)
+    if keep.exists() and not keep.is_dir():
+        raise UsageError(f"--keep '{keep}' is a file, not a directory; name a directory for the pictures")
+    try:
+        keep.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--keep: cannot create directory '{keep}': {exc.strerror or exc}") from None
+    return keep
+
+
 def article_command(ns: argparse.Namespace, options: dict) -> int:
     """Render the article's sequence and write its contact sheet (and, with --keep, each picture)."""
     from fuchun.cli.article import STEPS, article_sheet
@@ -167,13 +180,17 @@ def article_command(ns: argparse.Namespace, options: dict) -> int:
     from fuchun.report.bar import BarReporter
 
     output, inputs = pathlib.Path(ns.output), [ns.content, ns.style]
+    if options.get("trace") or options.get("save_every"):
+        raise UsageError("article takes neither --trace nor --save-every: it renders six pictures; use --keep DIR")
     check_writable(output, protect=inputs)
-    keep = pathlib.Path(ns.keep) if ns.keep else None
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
+    keep = _keep_directory(ns.keep) if ns.keep else None
     quiet = options.get("quiet", False)
     content, style = read_image(ns.content), read_image(ns.style)
-    sheet, pictures = article_sheet(content, style, reporter_for=lambda caption: BarReporter(quiet=quiet), **options)
+
+    def reporter_for(caption: str) -> BarReporter:
+        return BarReporter(quiet=quiet)
+
+    sheet, pictures = article_sheet(content, style, reporter_for=reporter_for, **picture_options(options))
     if keep is not None:
         for i, (picture, (caption, _, _)) in enumerate(zip(pictures, STEPS), start=1):
             name = re.sub(r"[^a-z0-9]+", "-", caption.lower()).strip("-")

@@ -92,9 +92,14 @@ def config_options(ns: argparse.Namespace) -> dict:
 
         out["shifts"] = shifts(out["shifts"])
     if getattr(ns, "config", None):  # a file's options, overridden by the flags given
-        from fuchun.config.files import load_options
+        from fuchun.config.files import load_options, run_settings
 
         out = {**load_options(ns.config), **out}
+        for key, value in run_settings(ns.config).items():  # a trace's --bit-depth, --style-blend
+            if getattr(ns, key, 0) is None:
+                setattr(ns, key, value)
+    if getattr(ns, "bit_depth", 0) is None:
+        ns.bit_depth = 8
     return out
 
 
@@ -107,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         for pos, nargs, pos_help in positionals:
             p.add_argument(pos, nargs=nargs, help=pos_help)
         p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .tif)")
-        p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per channel of the output")
+        p.add_argument(
+            "--bit-depth", type=int, choices=(8, 16), default=None, help="bits per channel of the output (default: 8)"
+        )
         p.add_argument(
             "--config", metavar="FILE", help="read options from a TOML file or a trace.json (flags given here win)"
         )
@@ -139,7 +146,7 @@ def _add_article_parser(sub) -> None:
 def _add_eval_parser(sub) -> None:
     """The ``eval`` sub-command: distances of a picture to its content and style images."""
     from fuchun.config.options import BACKBONE_NAMES, DEVICES
-    from fuchun.config.parse import positive_int
+    from fuchun.config.parse import side
 
     text = "measure a picture against its content and/or style image (see fuchun.metrics)"
     e = sub.add_parser("eval", help=text, description=text)
@@ -147,7 +154,7 @@ def _add_eval_parser(sub) -> None:
     e.add_argument("--content", help="its content image (resized to the picture)")
     e.add_argument("--style", help="its style image (resized to the picture's longest side)")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    e.add_argument("--size", type=_checked(positive_int, "size"), help="resize the picture to this longest side first")
+    e.add_argument("--size", type=_checked(side, "size"), help="resize the picture to this longest side first")
     e.add_argument("--backbone", choices=BACKBONE_NAMES, default=Config.backbone, help="pretrained network")
     e.add_argument("--device", choices=DEVICES, default=Config.device, help="device")
 

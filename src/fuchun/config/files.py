@@ -15,8 +15,10 @@ import os
 import sys
 from typing import Any
 
+from fuchun.config import parse
 from fuchun.config.options import Config
-from fuchun.errors import ConfigFileError
+from fuchun.errors import ConfigFileError, UsageError
+from fuchun.io.paths import not_a_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,9 +45,43 @@ def load_options(path: str | os.PathLike) -> dict[str, Any]:
     return options_from_mapping(read_file(path), source=os.fspath(path))
 
 
+def run_settings(path: str | os.PathLike) -> dict[str, Any]:
+    """The command-line settings beside the options of a trace.json: ``bit_depth`` and ``style_blend``.
+
+    Empty for a TOML file or a plain JSON table. Values are checked as their flags check them.
+    """
+    source = os.fspath(path)
+    if not source.lower().endswith(".json"):
+        return {}
+    data = _read_table(source, whole=True)
+    if not (isinstance(data, dict) and isinstance(data.get("options"), dict)):
+        return {}
+    out: dict[str, Any] = {}
+    depth, blend = data.get("bit_depth"), data.get("style_blend")
+    if depth is not None:
+        if depth not in (8, 16) or isinstance(depth, bool):
+            raise ConfigFileError(f"{source}: bit_depth: {depth!r} is not 8 or 16")
+        out["bit_depth"] = depth
+    if blend is not None:
+        try:
+            out["style_blend"] = list(parse.floats(_as_text("style_blend", blend)))
+            if sum(out["style_blend"]) <= 0:
+                raise ValueError("style blend weights need a positive sum")
+        except ValueError as exc:
+            raise ConfigFileError(f"{source}: style_blend: {exc}") from None
+    return out
+
+
 def read_file(path: str | os.PathLike) -> dict[str, Any]:
     """The raw key/value table of a .toml or .json file (a trace's ``options`` object)."""
-    source = os.fspath(path)
+    return _read_table(os.fspath(path), whole=False)
+
+
+def _read_table(source: str, *, whole: bool) -> Any:
+    """The parsed file; a trace.json's ``options`` object unless ``whole``."""
+    problem = not_a_file(source)  # a FIFO would block the read forever
+    if problem is not None:
+        raise ConfigFileError(f"cannot read config file '{source}': {problem}")
     try:
         with open(source, "rb") as f:
             raw = f.read()
@@ -56,6 +92,8 @@ def read_file(path: str | os.PathLike) -> dict[str, Any]:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ConfigFileError(f"config file '{source}' is not valid JSON: {exc}") from exc
+        if whole:
+            return data
         if isinstance(data, dict) and isinstance(data.get("options"), dict):  # a trace.json
             data = {k: v for k, v in data["options"].items() if k not in TRACE_ONLY}
     else:
@@ -83,6 +121,26 @@ def options_from_mapping(data: dict[str, Any], *, source: str = "config") -> dic
             out[name] = convert(name, value)
         except ValueError as exc:
             raise ConfigFileError(f"{source}: {key}: {exc}") from None
+    return out
+
+
+def checked_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The Python API's keyword options checked by the command line's own parsers.
+
+    Values with a parser (numbers, sizes, layer lists, shifts, init) go through it, so a
+    bound holds whichever way an option arrives; paths, switches and choices pass as given
+    (choices are checked by :meth:`Config.resolved`). Unknown names pass through to
+    :meth:`Config.updated`, which lists the valid ones.
+    """
+    out = dict(options)
+    for name, value in options.items():
+        f = FIELDS.get(name)
+        if f is None or value is None or f.metadata["parse"] is None:
+            continue
+        try:
+            out[name] = convert(name, value)
+        except ValueError as exc:
+            raise UsageError(f"option {name}: {exc}") from None
     return out
 
 

@@ -40,16 +40,16 @@ class Config:
     style_size: int | None = opt(
         None,
         "longest side of the style image(s) in px (default: output side × --style-scale)",
-        parse_fn=parse.positive_int,
+        parse_fn=parse.side,
     )
-    style_scale: float = opt(1.0, "style image size relative to the output (0.25..4)", parse_fn=parse.positive_float)
+    style_scale: float = opt(1.0, "style image size relative to the output (0.25..4)", parse_fn=parse.style_scale)
     scales: Any = opt(
         "auto", "coarse-to-fine sizes: 'auto', 'none' (single scale) or a list like 256,362,512", parse_fn=parse.scales
     )
     coarsest: int = opt(
         256,
         "smallest side of the 'auto' scales in px: they grow from it by √2 to the output",
-        parse_fn=parse.positive_int,
+        parse_fn=parse.side,
     )
     preserve_colors: str | None = opt(
         None,
@@ -62,22 +62,26 @@ class Config:
         flag="--mask",
     )
     mask_feather: float = opt(
-        3.0, "blur of the mask edges: Gaussian sigma in output px (0: hard edges)", parse_fn=parse.nonneg_float
+        3.0,
+        "blur of the mask edges: Gaussian sigma in output px (0: hard edges; at most 128)",
+        parse_fn=parse.feather,
     )
     # --- optimisation
     steps: int = opt(
         300,
         "loss evaluations in all, split over the scales: twice as many at each smaller scale",
-        parse_fn=parse.positive_int,
+        parse_fn=parse.steps,
         group="optimise",
     )
     optimizer: str = opt("lbfgs", "optimiser", choices=OPTIMIZERS, group="optimise")
-    lr: float = opt(0.02, "Adam learning rate (pixels in [0, 1])", parse_fn=parse.positive_float, group="optimise")
-    lbfgs_history: int = opt(50, "L-BFGS history size", parse_fn=parse.positive_int, group="optimise")
+    lr: float = opt(
+        0.02, "Adam learning rate (pixels in [0, 1]; at most 1)", parse_fn=parse.learning_rate, group="optimise"
+    )
+    lbfgs_history: int = opt(50, "L-BFGS history size (at most 1000)", parse_fn=parse.history, group="optimise")
     init: str = opt(
         "content", "start image: content, noise, style-mean, or an image file", parse_fn=parse.init, group="optimise"
     )
-    seed: int = opt(0, "random seed of the noise start image", parse_fn=parse.nonneg_int, group="optimise")
+    seed: int = opt(0, "random seed of the noise start image (0 to 2^64 - 1)", parse_fn=parse.seed, group="optimise")
     # --- losses (None: from the preset)
     preset: str = opt("fuchun", "loss preset", choices=tuple(PRESETS), group="loss")
     content_weight: float | None = opt(None, "weight of the content loss", parse_fn=parse.nonneg_float, group="loss")
@@ -107,7 +111,7 @@ class Config:
     )
     hist_layers: tuple[str, ...] | None = opt(None, "histogram-loss layers", parse_fn=parse.names, group="loss")
     hist_bins: int | None = opt(
-        None, "histogram loss with N bins as in the paper (default: exact)", parse_fn=parse.positive_int, group="loss"
+        None, "histogram loss with N bins as in the paper, 2..65536 (default: exact)", parse_fn=parse.bins, group="loss"
     )
     pooling: str | None = opt(None, "pooling in the network", choices=("max", "avg"), group="loss")
     # --- network and machine
@@ -124,13 +128,19 @@ class Config:
 
     def resolved(self) -> Config:
         """A copy with every preset-controlled field filled in; a value outside its choices raises."""
+        from fuchun.config.validate import check_config
+
         for f in dataclasses.fields(self):
             value, choices = getattr(self, f.name), f.metadata.get("choices")
             if choices and value is not None and value not in choices:
                 raise ValueError(f"unknown {f.name} {value!r}; valid: {', '.join(choices)}")
         values = preset(self.preset)
+        if self.style_layers is not None:  # a preset's layer weights belong to its own layers
+            values["style_layer_weights"] = None
         filled = {k: (getattr(self, k) if getattr(self, k) is not None else values[k]) for k in PRESET_KEYS}
-        return dataclasses.replace(self, **filled)
+        out = dataclasses.replace(self, **filled)
+        check_config(out)
+        return out
 
     def updated(self, **options: Any) -> Config:
         """A copy with ``options`` set; unknown names raise ValueError listing the valid ones."""

@@ -127,7 +127,8 @@ class TraceReporter(Reporter):
             "torch": torch.__version__,
             "started": self.started,
             "mode": self.mode,
-            "options": config_dict(cfg),
+            # the engine never sees the command line's reporting options: this reporter's config has them
+            "options": {**config_dict(cfg), **{k: getattr(self.config, k) for k in ("quiet", "save_every", "trace")}},
             **self.extra,
             "inputs": self.inputs,
             "output": None if self.output is None else str(self.output),
