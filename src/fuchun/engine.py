@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from fuchun.config.options import Config
-from fuchun.config.parse import MAX_SIDE
+from fuchun.config.parse import MAX_SIDE, STYLE_SCALE
 from fuchun.controls.masks import fit_masks, masks_at_scale
-from fuchun.errors import Stopped, UsageError
+from fuchun.errors import ImageError, Stopped, UsageError
 from fuchun.features import VGGFeatures
 from fuchun.io.read import MIN_SIDE, check_min_size, read_image, resize_image
 from fuchun.machine import Machine, pick_machine
@@ -119,6 +119,7 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
         net, sha256 = net.to(machine.device, memory_format=torch.channels_last), "none (network given)"
     cfg, memory = fit_memory(cfg, job, net, machine)
     final = output_size(cfg, job)
+    check_style_size(cfg, final)
     job = dataclasses.replace(job, masks=fit_masks(job.masks, final, sigma=cfg.mask_feather))
     net.checkpoint_blocks = memory.checkpoint
     sizes = scale_sizes(cfg, final)
@@ -239,7 +240,22 @@ def style_size(cfg: Config, size: tuple[int, int], style: torch.Tensor, *, clamp
     k = min(side, MAX_SIDE) / max(h, w)
     if clamp:
         k = max(k, MIN_SIDE / min(h, w))
+        if max(h, w) * k > MAX_SIDE:
+            raise ImageError(
+                f"style image is {w}x{h} px: too thin to reach the network's minimum of {MIN_SIDE} px "
+                f"on its short side within {MAX_SIDE} px on its long side"
+            )
     return max(1, round(w * k)), max(1, round(h * k))
+
+
+def check_style_size(cfg: Config, final: tuple[int, int]) -> None:
+    """UsageError if ``--style-size`` leaves the documented range of ``--style-scale`` for this output."""
+    hi = STYLE_SCALE[1]
+    if cfg.style_size is not None and cfg.style_size > hi * max(final):
+        raise UsageError(
+            f"--style-size {cfg.style_size} is more than {hi:g} times the output's {max(final)} px "
+            f"(the range of --style-scale); use at most {int(hi * max(final))}"
+        )
 
 
 def _objective(net, cfg: Config, job: Job, size, machine: Machine, *, lean: bool = False) -> Objective:

@@ -111,6 +111,7 @@ def _read_path(path: pathlib.Path) -> torch.Tensor:
         raise ImageError(f"cannot read image '{path}': {problem}")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on odd tags or EXIF: the pixels decide
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path, formats=sorted(ALLOWED_FORMATS)) as img:
                 orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
