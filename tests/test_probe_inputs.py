@@ -238,6 +238,15 @@ def _one_line(proc: subprocess.CompletedProcess, words: str) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_fifo_as_weights_is_refused_without_blocking(tmp_path):
+    photo, art = odd_files.png(tmp_path, "photo.png"), odd_files.png(tmp_path, "art.png", seed=1)
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)
+    argv = ["stylize", photo, art, "-o", tmp_path / "a.png", "--weights", fifo, *RUN]
+    _one_line(_cli(argv, timeout=60), "named pipe (FIFO)")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 def test_a_fifo_as_photo_or_config_is_refused_without_blocking(tmp_path):
     photo, art = odd_files.png(tmp_path, "photo.png"), odd_files.png(tmp_path, "art.png", seed=1)
     fifo = tmp_path / "pipe.png"

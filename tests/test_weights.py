@@ -348,8 +348,10 @@ def test_pickle_payload_is_refused(tmp_path):
 
 
 def test_bad_user_files(tmp_path):
-    with pytest.raises(WeightsError, match="does not exist"):
+    with pytest.raises(WeightsError, match="missing.safetensors: no such file"):
         weights.load_weights("vgg16", weights_file=tmp_path / "missing.safetensors")
+    with pytest.raises(WeightsError, match="it is a directory"):
+        weights.load_weights("vgg16", weights_file=tmp_path)
     odd = tmp_path / "weights.npz"
     odd.write_bytes(b"x")
     with pytest.raises(WeightsError, match="valid suffixes: .safetensors"):

@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save
 
 from fuchun.architectures import layers_of, torchvision_index
 from fuchun.errors import WeightsError
+from fuchun.io.paths import not_a_file
 
 _TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 
@@ -157,8 +158,9 @@ _READERS: dict[str, Callable[[pathlib.Path], dict[str, torch.Tensor]]] = {
 def read_state_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Read a ``.safetensors`` or ``.pth``/``.pt`` state dict file, unpickling no objects."""
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file {path} does not exist")
+    problem = not_a_file(path)  # only regular files: a FIFO would block the reader
+    if problem is not None:
+        raise WeightsError(f"cannot read weights file {path}: {problem}")
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise WeightsError(f"unsupported weights file {path.name}; valid suffixes: {', '.join(_READERS)}")
