@@ -124,3 +124,13 @@ def test_style_size_beyond_four_times_the_output_is_an_error(tiny_net, tiny_opti
     style = torch.rand(3, 48, 64)
     with pytest.raises(UsageError, match="--style-size 300 is more than 4 times the output's 64 px"):
         render("texture", style=style, net=tiny_net, style_size=300, **tiny_options)
+
+
+def test_the_python_api_takes_numpy_numbers_and_paths(tmp_path):
+    import numpy as np
+
+    from fuchun.api import make_config
+
+    photo = odd_files.png(tmp_path, "photo.png")
+    cfg = make_config("stylize", seed=np.int64(7), style_scale=np.float32(0.5), init=photo, steps=np.uint16(3))
+    assert (cfg.seed, cfg.style_scale, cfg.init, cfg.steps) == (7, 0.5, str(photo), 3)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import os
 import sys
 from typing import Any
@@ -190,8 +191,10 @@ def _scalars(value: Any, sep: str) -> str:
 def _scalar(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, os.PathLike):  # a start image given as a Path (Python API)
+        return os.fspath(value)
     if isinstance(value, bool):
         raise ValueError(f"{str(value).lower()} is not a valid value here")
-    if not isinstance(value, (int, float)):
+    if not isinstance(value, numbers.Real):  # numpy's numbers too
         raise ValueError(f"{value!r} is not a valid value here")
     return str(value)
