@@ -8,7 +8,7 @@ import time
 import torch
 
 from fuchun.config.options import Config
-from fuchun.engine import Job, _to_scale, load_network, output_size, style_size
+from fuchun.engine import Job, image_at, load_network, output_size, style_size
 from fuchun.io.read import read_image
 from fuchun.machine import pick_machine
 from fuchun.objective import Objective
@@ -50,11 +50,11 @@ def gatys_score(picture: torch.Tensor, job: Job, *, size: int, device: str = "au
     objective = Objective(
         net,
         cfg,
-        content=_to_scale(job.content, (w, h), machine, name="content"),
-        styles=[_to_scale(s, style_size(cfg, (w, h), s), machine, name="style") for s in job.styles],
+        content=image_at(job.content, (w, h), machine, name="content"),
+        styles=[image_at(s, style_size(cfg, (w, h), s), machine, name="style") for s in job.styles],
     )
     with torch.no_grad():
-        total, _ = objective(_to_scale(picture, (w, h), machine, name="picture"))
+        total, _ = objective(image_at(picture, (w, h), machine, name="picture"))
     return float(total)
 
 

@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from fuchun.architectures import conv_names, layers_of, torchvision_index
+from fuchun.weights import hed
 from fuchun.weights import sources as weights
 from fuchun.weights.sources import WeightsError
 
@@ -198,7 +199,7 @@ def test_hed_mapping_and_transpose_on_tiny_file(tmp_path):
     tiny = {conv: (i + 1, i + 2) for i, conv in enumerate(conv_names("vgg16"))}
     h5 = tmp_path / "tiny.h5"
     _write_hed_h5(h5, tiny, seed=1)
-    state = weights.hed_state_dict(h5)
+    state = hed.hed_state_dict(h5)
     assert set(state) == {f"{c}.{p}" for c in tiny for p in ("weight", "bias")}
     _assert_matches_h5(state, h5)
     assert state["conv3_2.weight"].shape == (tiny["conv3_2"][1], tiny["conv3_2"][0], 3, 3)
@@ -207,7 +208,7 @@ def test_hed_mapping_and_transpose_on_tiny_file(tmp_path):
     assert state["conv3_2.weight"][1, 0, 2, 1].item() == hwio[2, 1, 0, 1]
     out = tmp_path / "tiny.safetensors"
     with pytest.raises(WeightsError, match="conv1_1.weight has shape"):
-        weights.convert_hed_h5(h5, out)
+        hed.convert_hed_h5(h5, out)
     assert not out.exists()
 
 

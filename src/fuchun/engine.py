@@ -18,11 +18,11 @@ import torch.nn.functional as F
 from fuchun.config.options import Config
 from fuchun.config.parse import MAX_SIDE
 from fuchun.controls.masks import fit_masks, masks_at_scale
-from fuchun.errors import Stopped
+from fuchun.errors import MemoryPlanError, Stopped
 from fuchun.features import VGGFeatures
-from fuchun.io.read import check_min_size, read_image, resize_image
+from fuchun.io.read import check_min_size, fit_longest, read_image, resize_image
 from fuchun.machine import Machine, pick_machine
-from fuchun.memory import MemoryPlanError, Plan, available_bytes, largest_side, plan
+from fuchun.memory import Plan, available_bytes, largest_side, plan
 from fuchun.objective import Objective
 from fuchun.optimize import Carry, optimise
 from fuchun.report.base import Progress, Reporter, RunInfo
@@ -50,8 +50,7 @@ def output_size(cfg: Config, job: Job) -> tuple[int, int]:
         raise ValueError(f"size {cfg.size!r} must be resolved to pixels before the run")
     ref = job.content if job.content is not None else job.styles[0]
     h, w = ref.shape[-2:]
-    scale = cfg.size / max(h, w)
-    return max(1, round(w * scale)), max(1, round(h * scale))
+    return fit_longest((w, h), cfg.size)
 
 
 def scale_sizes(cfg: Config, final: tuple[int, int]) -> list[tuple[int, int]]:
@@ -65,7 +64,7 @@ def scale_sizes(cfg: Config, final: tuple[int, int]) -> list[tuple[int, int]]:
             sides.insert(0, round(sides[0] / SCALE_RATIO))
     else:
         sides = [s for s in cfg.scales if s < longest] + [longest]
-    return [(max(1, round(final[0] * s / longest)), max(1, round(final[1] * s / longest))) for s in sides]
+    return [fit_longest(final, s) for s in sides]
 
 
 def scale_steps(total: int, sizes: list[tuple[int, int]]) -> list[int]:
@@ -123,7 +122,7 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
     clock = Clock(sum(steps))
     try:
         for index, (size, n_steps) in enumerate(zip(sizes, steps)):
-            objective = _objective(net, cfg, job, size, machine, lean=memory.checkpoint)
+            objective = scale_objective(net, cfg, job, size, machine, lean=memory.checkpoint)
             for w in objective.warnings:
                 if w not in warned:
                     warned.add(w)
@@ -208,7 +207,7 @@ class Clock:
         return on_step
 
 
-def _to_scale(image: torch.Tensor, size: tuple[int, int], machine: Machine, *, name: str) -> torch.Tensor:
+def image_at(image: torch.Tensor, size: tuple[int, int], machine: Machine, *, name: str) -> torch.Tensor:
     """(3, H, W) -> (1, 3, h, w) on the run's device, at ``size`` = (w, h)."""
     out = resize_image(image, size=size)
     check_min_size(out, name=name)
@@ -219,13 +218,15 @@ def style_size(cfg: Config, size: tuple[int, int], style: torch.Tensor) -> tuple
     """(W, H) of a style image at this scale: its aspect, longest side = output × style_scale."""
     side = cfg.style_size if cfg.style_size is not None else max(size) * cfg.style_scale
     h, w = style.shape[-2:]
-    k = side / max(h, w)
-    return max(1, round(w * k)), max(1, round(h * k))
+    return fit_longest((w, h), side)
 
 
-def _objective(net, cfg: Config, job: Job, size, machine: Machine, *, lean: bool = False) -> Objective:
-    content = None if job.content is None else _to_scale(job.content, size, machine, name="content image")
-    styles = [_to_scale(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
+def scale_objective(
+    net: VGGFeatures, cfg: Config, job: Job, size: tuple[int, int], machine: Machine, *, lean: bool = False
+) -> Objective:
+    """The objective of one scale: the job's images at ``size`` = (W, H) (styles at their own size)."""
+    content = None if job.content is None else image_at(job.content, size, machine, name="content image")
+    styles = [image_at(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
     masks = masks_at_scale(job.masks, size, machine.device)
     return Objective(
         net, cfg, content=content, styles=styles, blend=job.blend, masks=masks, autocast=machine.autocast, lean=lean
@@ -241,7 +242,7 @@ def _initial(cfg: Config, job: Job, size, previous: torch.Tensor | None, machine
     if cfg.init == "content":
         if job.content is None:
             raise ValueError("init 'content' needs a content image; use --init noise")
-        return _to_scale(job.content, size, machine, name="content image")
+        return image_at(job.content, size, machine, name="content image")
     if cfg.init == "noise":
         noise = torch.rand(1, 3, h, w, generator=gen)
     elif cfg.init == "style-mean":
@@ -250,5 +251,5 @@ def _initial(cfg: Config, job: Job, size, previous: torch.Tensor | None, machine
         mean = torch.stack([s.mean((-2, -1)) for s in job.styles]).mean(0).view(1, 3, 1, 1)
         noise = (mean + 0.1 * torch.randn(1, 3, h, w, generator=gen)).clamp(0, 1)
     else:
-        return _to_scale(read_image(cfg.init), size, machine, name="init image")
+        return image_at(read_image(cfg.init), size, machine, name="init image")
     return noise.to(machine.device).contiguous(memory_format=torch.channels_last)

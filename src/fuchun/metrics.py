@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import torch
 
 from fuchun.config.presets import GATYS_STYLE
+from fuchun.controls.colour import luminance
 from fuchun.features import VGGFeatures
 from fuchun.io.read import StrPath, check_min_size, read_image, resize_image
 from fuchun.losses import content_loss, gram_matrix
@@ -32,7 +33,6 @@ CONTENT_LAYERS = ("relu4_2",)
 GRAM_LAYERS = GATYS_STYLE
 WASSERSTEIN_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 AUTOCORR_OFFSETS = (16, 32, 48, 64)  # image pixels
-LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B
 EPS = 1e-12
 _CHUNK = 1 << 24  # elements per gather in the W1 of unequal sample counts (bounds memory)
 
@@ -241,8 +241,7 @@ def format_table(result: dict) -> str:
 def _luminance(image: torch.Tensor) -> torch.Tensor:
     """(3, H, W) RGB -> (H, W) float64 luminance Y with its mean removed."""
     _check_image(image, "image")
-    weights = torch.tensor(LUMA, dtype=torch.float64, device=image.device)
-    y = torch.einsum("c,chw->hw", weights, image.double())
+    y = luminance(image.double())[0]  # (1, H, W) -> (H, W)
     return y - y.mean()
 
 

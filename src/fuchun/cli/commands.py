@@ -8,8 +8,8 @@ import re
 import sys
 
 from fuchun.api import render
+from fuchun.errors import NonFiniteLoss
 from fuchun.io.write import write_image
-from fuchun.optimize import NonFiniteLoss
 from fuchun.report.bar import BarReporter
 from fuchun.report.base import MultiReporter
 from fuchun.weights.sources import BACKBONES, cached_status, fetch_weights

