@@ -10,10 +10,7 @@ MAX_SIDE = 16384  # no VGG run beyond this is sensible on any machine
 
 def positive_int(text: str) -> int:
     """An integer > 0."""
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        raise ValueError(f"{text!r} is not a whole number") from None
+    value = _whole_number(text)
     if value <= 0:
         raise ValueError(f"{text!r} must be greater than 0")
     return value
@@ -21,13 +18,18 @@ def positive_int(text: str) -> int:
 
 def nonneg_int(text: str) -> int:
     """An integer >= 0."""
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        raise ValueError(f"{text!r} is not a whole number") from None
+    value = _whole_number(text)
     if value < 0:
         raise ValueError(f"{text!r} must be 0 or more")
     return value
+
+
+def _whole_number(text: str) -> int:
+    """``text`` as an int (ValueError saying so when it is not one)."""
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{text!r} is not a whole number") from None
 
 
 def positive_float(text: str) -> float:
