@@ -6,10 +6,9 @@ This module is the border between files or PIL images and that form:
 Transparency is composited on white, EXIF orientation is applied, animations give their
 first frame, and 16-bit files keep their full precision.
 
-Pillow (13) has no 16-bit RGB mode: it reads 16-bit RGB(A) PNG and TIFF files as 8-bit
-and cannot write them. So this module carries a small exact reader for non-interlaced
-16-bit RGB/RGBA/grey-alpha PNG and uncompressed 16-bit RGB TIFF, and small writers for
-both. Every other file goes through Pillow.
+Pillow (13) has no 16-bit RGB mode, so 16-bit colour PNG and TIFF files are decoded by
+:mod:`fuchun.io.codec16` (tifffile, imagecodecs); every other file goes through Pillow. A
+16-bit file that still ends up decoded at 8 bits says so in one :class:`ImageWarning`.
 """
 
 from __future__ import annotations
@@ -26,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from fuchun.errors import ImageError, one_line
-from fuchun.io.codec16 import composite_on_white, hwc_to_tensor, read_exact16
+from fuchun.errors import ImageError, ImageWarning, one_line
+from fuchun.io.codec16 import composite_on_white, hwc_to_tensor, read_png16, read_tiff16, source_depth
 from fuchun.io.formats import ALLOWED_FORMATS, StrPath, check_image_tensor, is_positive_int
 
 try:  # colour management is optional in Pillow builds
@@ -86,17 +85,31 @@ def _read_path(path: pathlib.Path) -> torch.Tensor:
     if path.is_dir():
         raise ImageError(f"cannot read image '{path}': it is a directory, not an image file")
     try:
+        deep = read_tiff16(path, max_pixels=Image.MAX_IMAGE_PIXELS)
+        if deep is not None:
+            return _apply_orientation(*deep)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path, formats=sorted(ALLOWED_FORMATS)) as img:
                 orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
                 img.load()  # full decode here, so truncated files fail inside the try
-                exact = read_exact16(path, img)
+                exact = read_png16(path, img)
                 if exact is not None:
                     return _apply_orientation(exact, orientation)
+                _warn_if_reduced(path, img)
                 return _pil_to_tensor(ImageOps.exif_transpose(img))
     except _DECODE_ERRORS as exc:
         raise ImageError(f"cannot read image '{path}': {_decode_reason(exc)}") from exc
+
+
+def _warn_if_reduced(path: pathlib.Path, img: Image.Image) -> None:
+    """One ImageWarning when Pillow decodes a file of more than 8 bits per sample at 8 bits."""
+    depth = source_depth(path, img)
+    if depth > 8 and img.mode not in _GRAY16_MODES | {"I", "F"}:
+        warnings.warn(
+            ImageWarning(f"'{path}' has {depth}-bit samples that are read at 8 bits ({img.format} {img.mode})"),
+            stacklevel=4,
+        )
 
 
 def _decode_reason(exc: BaseException) -> str:
