@@ -17,6 +17,7 @@ import zipfile
 
 import h5py
 import numpy as np
+import platformdirs
 import pytest
 import torch
 
@@ -134,19 +135,16 @@ def test_cache_dir_honours_fuchun_home(isolated_cache):
     assert all(path.parent == isolated_cache for _, path, _, _ in weights.cached_status())
 
 
-def test_cache_dir_platform_defaults(monkeypatch, tmp_path):
+def test_cache_dir_default_is_the_user_cache(monkeypatch, tmp_path):
     monkeypatch.delenv("FUCHUN_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert weights.cache_dir() == tmp_path / "xdg" / "fuchun"
-    monkeypatch.delenv("XDG_CACHE_HOME")
-    assert weights.cache_dir() == tmp_path / ".cache" / "fuchun"
-    monkeypatch.setattr(sys, "platform", "darwin")
-    assert weights.cache_dir() == tmp_path / "Library" / "Caches" / "fuchun"
-    monkeypatch.setattr(sys, "platform", "win32")
-    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
-    assert weights.cache_dir() == tmp_path / "local" / "fuchun" / "Cache"
+    expected = tmp_path / "xdg" / "fuchun" if sys.platform.startswith("linux") else None
+    assert weights.cache_dir() == pathlib.Path(platformdirs.user_cache_dir("fuchun", appauthor=False))
+    if expected is not None:
+        assert weights.cache_dir() == expected
+        monkeypatch.delenv("XDG_CACHE_HOME")
+        assert weights.cache_dir() == tmp_path / ".cache" / "fuchun"
 
 
 def test_cached_status_reports_presence_and_size(isolated_cache):
