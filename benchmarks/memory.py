@@ -87,7 +87,8 @@ def main() -> None:
             worst = max(worst, measured / planned)
             mode = "lean (checkpointing)" if lean else "normal"
             print(
-                f"{side}x{side} {machine.precision} {mode:22s} measured {measured:6.2f} GiB   planned {planned:6.2f} GiB"
+                f"{side}x{side} {machine.precision} {mode:22s} "
+                f"measured {measured:6.2f} GiB   planned {planned:6.2f} GiB"
                 f"   ratio {measured / planned:.2f}",
                 flush=True,
             )

@@ -79,7 +79,8 @@ def eval_times(job: Job, args) -> None:
                 obj = scale_objective(net, cfg, job, (w, h), machine)
                 ms[precision] = per_eval_ms(obj, torch.rand(1, 3, h, w, device=machine.device))
             row.append(
-                f"{preset}: fp32 {ms['fp32']:.0f} ms, bf16 {ms['bf16']:.0f} ms (bf16/fp32 {ms['bf16'] / ms['fp32']:.2f})"
+                f"{preset}: fp32 {ms['fp32']:.0f} ms, bf16 {ms['bf16']:.0f} ms "
+                f"(bf16/fp32 {ms['bf16'] / ms['fp32']:.2f})"
             )
         print(f"per evaluation at {size} px   " + " | ".join(row), flush=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -94,7 +95,7 @@ def test_scale_sizes_auto_grows_by_sqrt2_from_256_to_the_output():
     assert len(sizes) >= 3
     longest = [max(s) for s in sizes]
     assert longest == sorted(set(longest))  # strictly increasing
-    for small, big in zip(longest, longest[1:]):
+    for small, big in itertools.pairwise(longest):
         assert big / small == pytest.approx(math.sqrt(2), rel=0.02)
     for w, h in sizes:  # every scale keeps the aspect
         assert w / h == pytest.approx(1024 / 768, rel=0.02)

@@ -70,7 +70,7 @@ def test_evaluate_keys_and_means(net):
     assert set(result) == {"gram", "wasserstein", "colour", "colour_frechet"}
     assert list(result["gram"]) == [*metrics.GRAM_LAYERS, "mean"]
     assert result["wasserstein"]["mean"] == pytest.approx(
-        np.mean([result["wasserstein"][l] for l in metrics.WASSERSTEIN_LAYERS])
+        np.mean([result["wasserstein"][layer] for layer in metrics.WASSERSTEIN_LAYERS])
     )
     assert set(metrics.evaluate(net, image, content=image)) == {"content"}
     with pytest.raises(ValueError, match="content image, a style image"):

@@ -121,7 +121,7 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
     image, warned, carry = None, set(), Carry()
     clock = Clock(sum(steps))
     try:
-        for index, (size, n_steps) in enumerate(zip(sizes, steps)):
+        for index, (size, n_steps) in enumerate(zip(sizes, steps, strict=True)):
             objective = scale_objective(net, cfg, job, size, machine, lean=memory.checkpoint)
             for w in objective.warnings:
                 if w not in warned:

@@ -118,15 +118,15 @@ class Objective(nn.Module):
         x32 = {n: exact_rows(as_rows(feats[n])) if copies else None for n in {*self.gram_losses, *self.shift_losses}}
         terms = {}
         if self.content_losses:
-            terms["content"] = cfg.content_weight * sum(l(feats[n]) for n, l in self.content_losses.items())
+            terms["content"] = cfg.content_weight * sum(loss(feats[n]) for n, loss in self.content_losses.items())
         if self.gram_losses:
             terms["style"] = cfg.style_weight * sum(
-                self.layer_weights[n] * l(feats[n], x32[n]) for n, l in self.gram_losses.items()
+                self.layer_weights[n] * loss(feats[n], x32[n]) for n, loss in self.gram_losses.items()
             )
         if self.shift_losses:
-            terms["shift"] = cfg.shift_weight * _mean(l(feats[n], x32[n]) for n, l in self.shift_losses.items())
+            terms["shift"] = cfg.shift_weight * _mean(loss(feats[n], x32[n]) for n, loss in self.shift_losses.items())
         if self.hist_losses:
-            terms["hist"] = cfg.hist_weight * _mean(l(feats[n]) for n, l in self.hist_losses.items())
+            terms["hist"] = cfg.hist_weight * _mean(loss(feats[n]) for n, loss in self.hist_losses.items())
         if cfg.tv_weight > 0:
             terms["tv"] = cfg.tv_weight * total_variation(image)
         if not terms:
@@ -141,7 +141,9 @@ def _per_region(make, feats: list[torch.Tensor], blend, regions: list[dict] | No
     if regions is None:
         return make(feats, blend, None)
     parts = [
-        (make([f], None, r[name]), float(r[name].mean())) for f, r in zip(feats, regions) if float(r[name].sum()) > 0
+        (make([f], None, r[name]), float(r[name].mean()))
+        for f, r in zip(feats, regions, strict=True)
+        if float(r[name].sum()) > 0
     ]
     return RegionLoss([p for p, _ in parts], [c for _, c in parts])
 
@@ -159,7 +161,7 @@ def _layer_weights(cfg: Config) -> dict[str, float]:
         return {n: 1.0 / len(layers) for n in layers}
     if len(weights) != len(layers):
         raise ValueError(f"{len(weights)} style layer weights given for {len(layers)} style layers")
-    return dict(zip(layers, weights))
+    return dict(zip(layers, weights, strict=True))
 
 
 def _feature_sizes(net: VGGFeatures, shape: torch.Size, layers) -> dict[str, tuple[int, int]]:

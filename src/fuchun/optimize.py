@@ -46,7 +46,7 @@ class _Tracker:
         self.best = image.detach().clone()
         self.step += 1
         if self.on_step is not None:
-            self.on_step(self.step, total.detach(), dict(zip(terms, values[1:])), image.detach())
+            self.on_step(self.step, total.detach(), dict(zip(terms, values[1:], strict=True)), image.detach())
         return total
 
 

@@ -175,7 +175,7 @@ def article_command(ns: argparse.Namespace, options: dict) -> int:
     content, style = read_image(ns.content), read_image(ns.style)
     sheet, pictures = article_sheet(content, style, reporter_for=lambda caption: BarReporter(quiet=quiet), **options)
     if keep is not None:
-        for i, (picture, (caption, _, _)) in enumerate(zip(pictures, STEPS), start=1):
+        for i, (picture, (caption, _, _)) in enumerate(zip(pictures, STEPS, strict=True), start=1):
             name = re.sub(r"[^a-z0-9]+", "-", caption.lower()).strip("-")
             write_image(picture, keep / f"{i}-{name[:40]}.png", protect=inputs)
     write_image(read_image(sheet), output, protect=inputs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 
@@ -77,7 +78,7 @@ def scales(text: str) -> str | tuple[int, ...]:
     if text in ("auto", "none"):
         return text
     values = tuple(positive_int(t) for t in text.split(","))
-    if any(b <= a for a, b in zip(values, values[1:])):
+    if any(b <= a for a, b in itertools.pairwise(values)):
         raise ValueError(f"scales {text!r} must increase")
     return values
 

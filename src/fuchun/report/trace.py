@@ -140,7 +140,7 @@ class TraceReporter(Reporter):
                 weights_sha256=info.weights_sha256,
                 device=info.device,
                 precision=info.precision,
-                scales=[{"size": list(s), "steps": n} for s, n in zip(info.sizes, info.steps)],
+                scales=[{"size": list(s), "steps": n} for s, n in zip(info.sizes, info.steps, strict=True)],
             )
         out.update(warnings=self.warnings, steps=self.records, total_time=round(time.perf_counter() - self.t0, 3))
         if error is not None:
