@@ -1,7 +1,7 @@
 """The weighted sum of all loss terms, built from a resolved config and the target images.
 
-L = w_c Σ content + w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l + w_tv TV
-(algorithms.md §6). Every term is a relative error (see ``fuchun.losses``); the Gram layer
+L = w_c Σ content + w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l + w_tv TV.
+Every term is a relative error (see ``fuchun.losses``); the Gram layer
 weights a_l default to 1/L, and the shifted-Gram and histogram terms average over their
 layers, so the weights mean the same whatever the number of layers.
 """

@@ -1,8 +1,10 @@
-"""The command line: ``fuchun stylize | texture | reconstruct | weights``.
+"""The ``fuchun`` command line: argparse built from Config, and ``main(argv) -> int``.
 
-Options are generated from :class:`fuchun.config.options.Config`; this module only parses, reports
-and turns every expected failure into one ``fuchun: error: ...`` line and exit status 2
-(bad input) or 1 (the run failed).
+The sub-commands and their options come from :data:`fuchun.cli.commands.RUN_COMMANDS`, the
+parsers below and :class:`fuchun.config.options.Config`, so ``fuchun --help`` is the list;
+this module only parses and dispatches. Any :class:`fuchun.errors.FuchunError` becomes one
+``fuchun: error: ...`` line and its ``exit_status`` (2 bad input, 1 the run failed), and a
+warning one ``fuchun: warning: ...`` line.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ MIN_SIDE = 32
 _GRAY16_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _EXIF_ORIENTATION = 0x0112
-# exceptions Pillow (and the exact readers below) raise for bad or hostile files
+# exceptions Pillow and the 16-bit readers (fuchun.io.codec16) raise for bad or hostile files
 _DECODE_ERRORS = (
     UnidentifiedImageError,
     Image.DecompressionBombError,
