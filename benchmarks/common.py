@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import sys
 import time
 
 import torch
@@ -16,14 +17,25 @@ from fuchun.report.base import Reporter
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "images"
+EXAMPLES = ROOT / "src" / "fuchun" / "examples"
 
 
 def image(rel: str) -> torch.Tensor:
-    """A test image from the shared folder (falls back to the bundled examples)."""
+    """A test image from the shared folder (``rel`` as content/x.jpg); the bundled example of that name if the
+    shared folder is missing (said in one line); a clear one-line exit if neither exists."""
     path = SHARED / rel
-    if not path.exists():
-        path = ROOT / "src" / "fuchun" / "examples" / pathlib.Path(rel).name
-    return read_image(path)
+    if path.exists():
+        return read_image(path)
+    bundled = EXAMPLES / pathlib.Path(rel).name
+    if not bundled.exists():
+        raise SystemExit(f"this benchmark needs the shared test image {path}, which is missing")
+    if bundled not in _SAID:
+        _SAID.add(bundled)
+        print(f"note: {path} is missing; using the bundled {bundled.name} (smaller) instead", file=sys.stderr)
+    return read_image(bundled)
+
+
+_SAID: set[pathlib.Path] = set()
 
 
 def network(device: str = "auto", precision: str = "fp32", **cfg):

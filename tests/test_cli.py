@@ -18,13 +18,13 @@ from fuchun.io.read import read_image
 
 
 @pytest.fixture
-def content(images_dir) -> Path:
-    return images_dir / "content" / "tubingen.jpg"
+def content(examples_dir) -> Path:
+    return examples_dir / "tubingen.jpg"
 
 
 @pytest.fixture
-def style(images_dir) -> Path:
-    return images_dir / "style" / "starry-night.jpg"
+def style(examples_dir) -> Path:
+    return examples_dir / "starry-night.jpg"
 
 
 def _files(folder: Path) -> set[str]:
@@ -179,6 +179,7 @@ def test_output_that_is_a_directory_is_an_error(capsys, tmp_path, content, style
     _fails(capsys, ["stylize", content, style, "-o", tmp_path / "out.png"], tmp_path, match="is a directory")
 
 
+@pytest.mark.gpu  # runs where CUDA is absent
 def test_unavailable_device_is_an_error(capsys, tmp_path, content, style):
     import torch
 

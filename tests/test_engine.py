@@ -150,11 +150,11 @@ def test_render_returns_a_picture_in_range(mode, tiny_net, tiny_options, content
     assert out.min() >= 0 and out.max() <= 1
 
 
-def test_render_accepts_paths_and_multiple_styles(tiny_net, tiny_options, images_dir):
+def test_render_accepts_paths_and_multiple_styles(tiny_net, tiny_options, examples_dir, texture_path):
     out = render(
         "stylize",
-        content=images_dir / "content/tubingen.jpg",
-        style=[images_dir / "style/starry-night.jpg", images_dir / "texture/pebbles.jpg"],
+        content=examples_dir / "tubingen.jpg",
+        style=[examples_dir / "starry-night.jpg", texture_path],
         style_blend=[3, 1],
         net=tiny_net,
         **{**tiny_options, "size": 80},

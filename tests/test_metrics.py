@@ -238,9 +238,9 @@ def test_eval_missing_output(tmp_path, tiny_eval, capsys):
 
 
 @pytest.mark.weights
-def test_eval_with_real_weights(tmp_path, images_dir, capsys, real_weights):
-    out = images_dir / "content" / "tubingen.jpg"
-    style = images_dir / "style" / "starry-night.jpg"
+def test_eval_with_real_weights(tmp_path, examples_dir, capsys, real_weights):
+    out = examples_dir / "tubingen.jpg"
+    style = examples_dir / "starry-night.jpg"
     args = ["eval", str(out), "--content", str(out), "--style", str(style), "--size", "64", "--json", "--device", "cpu"]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
