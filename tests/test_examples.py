@@ -25,5 +25,5 @@ def test_every_bundled_image_has_a_licence_and_an_author():
 
 def test_sources_ship_inside_the_package():
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    package_data = pyproject.split("[tool.setuptools.package-data]")[1].split("[")[0]
+    package_data = pyproject.split("[tool.setuptools.package-data]")[1].split("\n[")[0]
     assert '"examples/SOURCES.md"' in package_data
