@@ -4,7 +4,7 @@
 protected paths (the inputs of a run), checks the suffix and bit depth before any work,
 and writes through a temporary file in the target's folder that replaces the target only
 when complete, so a failure leaves nothing behind. Pillow cannot write 16-bit RGB, so
-16-bit files go through fuchun's own encoders (:mod:`fuchun.io.codec16`).
+16-bit files are encoded by imagecodecs (PNG) and tifffile (TIFF) in :mod:`fuchun.io.codec16`.
 """
 
 from __future__ import annotations
