@@ -6,7 +6,7 @@ TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 EXAMPLES = src/fuchun/examples
 
-.PHONY: install weights demo test bench clean
+.PHONY: install weights demo lint test bench clean
 
 $(BIN)/fuchun: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ weights: install
 
 demo: weights
 	$(BIN)/fuchun stylize $(EXAMPLES)/tubingen.jpg $(EXAMPLES)/starry-night.jpg -o demo.png --size 256
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 test: weights
 	$(BIN)/python -m pytest -q

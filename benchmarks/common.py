@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pathlib
+import sys
 import time
 
 import torch
 
 from fuchun.config.options import Config
-from fuchun.engine import Job, _to_scale, load_network, output_size, style_size
+from fuchun.engine import Job, image_at, load_network, output_size, style_size
 from fuchun.io.read import read_image
 from fuchun.machine import pick_machine
 from fuchun.objective import Objective
@@ -16,14 +17,25 @@ from fuchun.report.base import Reporter
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "images"
+EXAMPLES = ROOT / "src" / "fuchun" / "examples"
 
 
 def image(rel: str) -> torch.Tensor:
-    """A test image from the shared folder (falls back to the bundled examples)."""
+    """A test image from the shared folder (``rel`` as content/x.jpg); the bundled example of that name if the
+    shared folder is missing (said in one line); a clear one-line exit if neither exists."""
     path = SHARED / rel
-    if not path.exists():
-        path = ROOT / "src" / "fuchun" / "examples" / pathlib.Path(rel).name
-    return read_image(path)
+    if path.exists():
+        return read_image(path)
+    bundled = EXAMPLES / pathlib.Path(rel).name
+    if not bundled.exists():
+        raise SystemExit(f"this benchmark needs the shared test image {path}, which is missing")
+    if bundled not in _SAID:
+        _SAID.add(bundled)
+        print(f"note: {path} is missing; using the bundled {bundled.name} (smaller) instead", file=sys.stderr)
+    return read_image(bundled)
+
+
+_SAID: set[pathlib.Path] = set()
 
 
 def network(device: str = "auto", precision: str = "fp32", **cfg):
@@ -50,11 +62,11 @@ def gatys_score(picture: torch.Tensor, job: Job, *, size: int, device: str = "au
     objective = Objective(
         net,
         cfg,
-        content=_to_scale(job.content, (w, h), machine, name="content"),
-        styles=[_to_scale(s, style_size(cfg, (w, h), s), machine, name="style") for s in job.styles],
+        content=image_at(job.content, (w, h), machine, name="content"),
+        styles=[image_at(s, style_size(cfg, (w, h), s), machine, name="style") for s in job.styles],
     )
     with torch.no_grad():
-        total, _ = objective(_to_scale(picture, (w, h), machine, name="picture"))
+        total, _ = objective(image_at(picture, (w, h), machine, name="picture"))
     return float(total)
 
 

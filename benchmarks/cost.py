@@ -15,7 +15,7 @@ import torch
 
 from common import image, network, per_eval_ms
 from fuchun.config.options import Config
-from fuchun.engine import Job, _objective
+from fuchun.engine import Job, scale_objective
 from fuchun.machine import pick_machine
 
 VARIANTS = {
@@ -40,7 +40,7 @@ def main() -> None:
         x = torch.rand(1, 3, h, w, device=machine.device)
         ms = {}
         for name, options in VARIANTS.items():
-            obj = _objective(net, Config(**options).resolved(), job, (w, h), machine)
+            obj = scale_objective(net, Config(**options).resolved(), job, (w, h), machine)
             ms[name] = per_eval_ms(obj, x, repeats=args.repeats)
             print(f"{precision} {w}x{h} {name:28s} {ms[name]:8.1f} ms", flush=True)
         base = ms["gatys (content + Gram)"]

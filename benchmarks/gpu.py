@@ -20,10 +20,10 @@ import torch
 import fuchun
 from common import image, network, per_eval_ms, timed
 from fuchun.config.options import Config
-from fuchun.engine import Job, _objective
+from fuchun.engine import Job, scale_objective
 from fuchun.memory import MemoryPlanError, plan
 
-GFLOP_PER_PX = 247e9 / (512 * 512)  # VGG16 to relu5_1, forward + backward (measured count)
+FLOP_PER_PX = 247e9 / (512 * 512)  # operations per pixel, VGG16 to relu5_1, forward + backward (measured count)
 
 
 def main() -> None:
@@ -61,11 +61,11 @@ def measure(net, machine, cfg, job, side: int, *, budget: int) -> None:
     net.checkpoint_blocks = chosen.checkpoint
     if machine.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    obj = _objective(net, cfg, Job(job.content, job.styles), (w, h), machine, lean=chosen.checkpoint)
+    obj = scale_objective(net, cfg, Job(job.content, job.styles), (w, h), machine, lean=chosen.checkpoint)
     ms = per_eval_ms(obj, torch.rand(1, 3, h, w, device=machine.device))
     peak = torch.cuda.max_memory_allocated() / 2**30 if machine.device.type == "cuda" else float("nan")
     state = 2 * chosen.history * 3 * w * h * 4 / 2**30  # L-BFGS history, not allocated in this measurement
-    tflops = GFLOP_PER_PX * w * h / (ms / 1000) / 1e12
+    tflops = FLOP_PER_PX * w * h / (ms / 1000) / 1e12
     print(
         f"{side}x{side}: {ms:8.1f} ms/eval, {tflops:6.1f} TFLOP/s (network), peak {peak:.1f} GiB "
         f"+ {state:.1f} GiB L-BFGS history = {peak + state:.1f} GiB; planned {chosen.describe()}",

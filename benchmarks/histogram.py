@@ -61,7 +61,8 @@ def main() -> None:
             means[name] = statistics.mean(values)
             print(
                 f"{content_rel.split('/')[-1]:22s} + {style_rel.split('/')[-1]:22s} {name:18s} "
-                f"W1 {means[name]:.4f} ± {statistics.pstdev(values):.4f} (seeds: {', '.join(f'{v:.4f}' for v in values)})",
+                f"W1 {means[name]:.4f} ± {statistics.pstdev(values):.4f} "
+                f"(seeds: {', '.join(f'{v:.4f}' for v in values)})",
                 flush=True,
             )
         ratios.append(means["Gram + histogram"] / means["Gram only"])

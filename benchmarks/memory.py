@@ -20,7 +20,7 @@ import torch
 
 from common import image, network
 from fuchun.config.options import Config
-from fuchun.engine import Job, _objective
+from fuchun.engine import Job, scale_objective
 from fuchun.memory import estimate
 
 PAGE = 4096
@@ -63,7 +63,7 @@ def main() -> None:
     for side in args.sizes:
         for lean in (False, True):
             net.checkpoint_blocks = lean
-            obj = _objective(net, cfg, job, (side, side), machine, lean=lean)
+            obj = scale_objective(net, cfg, job, (side, side), machine, lean=lean)
             x = torch.rand(1, 3, side, side).contiguous(memory_format=torch.channels_last).requires_grad_(True)
             before = rss()
             with PeakSampler() as sampler:
@@ -87,7 +87,8 @@ def main() -> None:
             worst = max(worst, measured / planned)
             mode = "lean (checkpointing)" if lean else "normal"
             print(
-                f"{side}x{side} {machine.precision} {mode:22s} measured {measured:6.2f} GiB   planned {planned:6.2f} GiB"
+                f"{side}x{side} {machine.precision} {mode:22s} "
+                f"measured {measured:6.2f} GiB   planned {planned:6.2f} GiB"
                 f"   ratio {measured / planned:.2f}",
                 flush=True,
             )

@@ -23,7 +23,7 @@ import torch
 import fuchun
 from common import gatys_score, image, network, per_eval_ms, timed
 from fuchun.config.options import Config
-from fuchun.engine import Job, _objective
+from fuchun.engine import Job, scale_objective
 from fuchun.io.write import write_image
 from fuchun.memory import estimate
 
@@ -76,10 +76,11 @@ def eval_times(job: Job, args) -> None:
                 net, machine = network(args.device, precision)
                 cfg = Config(preset=preset, size=size).resolved()
                 w, h = size, round(size * 0.75)
-                obj = _objective(net, cfg, job, (w, h), machine)
+                obj = scale_objective(net, cfg, job, (w, h), machine)
                 ms[precision] = per_eval_ms(obj, torch.rand(1, 3, h, w, device=machine.device))
             row.append(
-                f"{preset}: fp32 {ms['fp32']:.0f} ms, bf16 {ms['bf16']:.0f} ms (bf16/fp32 {ms['bf16'] / ms['fp32']:.2f})"
+                f"{preset}: fp32 {ms['fp32']:.0f} ms, bf16 {ms['bf16']:.0f} ms "
+                f"(bf16/fp32 {ms['bf16'] / ms['fp32']:.2f})"
             )
         print(f"per evaluation at {size} px   " + " | ".join(row), flush=True)
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the project's test images, a tiny random VGG, tiny run options, real weights."""
+"""Shared fixtures: the bundled example images, a tiny random VGG, tiny run options, real weights."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
+import fuchun
 from fuchun.features import VGGFeatures
+from strict_skips import pytest_runtest_makereport  # noqa: F401  (CI: a skip fails unless marked gpu)
 
-# /work/<checkout>/tests/conftest.py -> /work/shared/data/images
-IMAGES_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
+# the images bundled with the package (public domain or CC BY: see SOURCES.md there)
+EXAMPLES_DIR = Path(fuchun.__file__).resolve().parent / "examples"
 TINY_WIDTHS = (4, 4, 8, 8, 8)
 
 # On a machine with two or fewer cores shared with other jobs, two intra-op threads stall
@@ -24,11 +26,18 @@ if (os.cpu_count() or 1) <= 2 and "OMP_NUM_THREADS" not in os.environ:
 
 
 @pytest.fixture(scope="session")
-def images_dir() -> Path:
-    """The shared test images (content/, style/, texture/); skips when they are absent."""
-    if not IMAGES_DIR.is_dir():
-        pytest.skip(f"shared test images not found at {IMAGES_DIR}")
-    return IMAGES_DIR
+def examples_dir() -> Path:
+    """The bundled example images: tubingen.jpg (photo), starry-night.jpg and fuchun-mountains.jpg (paintings)."""
+    return EXAMPLES_DIR
+
+
+@pytest.fixture(scope="session")
+def texture_path(tmp_path_factory) -> Path:
+    """A 256 px texture: the swirling sky of the bundled Starry Night (right half, top), as PNG."""
+    path = tmp_path_factory.mktemp("texture") / "starry-sky.png"
+    with Image.open(EXAMPLES_DIR / "starry-night.jpg") as painting:
+        painting.crop((256, 0, 512, 256)).save(path)
+    return path
 
 
 @pytest.fixture

@@ -23,13 +23,13 @@ def test_article_renders_every_step(tiny_net, tiny_options):
 
 
 @pytest.mark.weights
-def test_article_command_writes_sheet_and_pictures(images_dir, tmp_path, capsys, real_weights):
+def test_article_command_writes_sheet_and_pictures(examples_dir, tmp_path, capsys, real_weights):
     out, keep = tmp_path / "sheet.png", tmp_path / "pictures"
     status = cli.main(
         [
             "article",
-            str(images_dir / "content/montreal-skyline.png"),
-            str(images_dir / "style/fuchun-mountains.png"),
+            str(examples_dir / "tubingen.jpg"),
+            str(examples_dir / "fuchun-mountains.jpg"),
             "-o",
             str(out),
             "--keep",

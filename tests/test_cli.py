@@ -18,13 +18,13 @@ from fuchun.io.read import read_image
 
 
 @pytest.fixture
-def content(images_dir) -> Path:
-    return images_dir / "content" / "tubingen.jpg"
+def content(examples_dir) -> Path:
+    return examples_dir / "tubingen.jpg"
 
 
 @pytest.fixture
-def style(images_dir) -> Path:
-    return images_dir / "style" / "starry-night.jpg"
+def style(examples_dir) -> Path:
+    return examples_dir / "starry-night.jpg"
 
 
 def _files(folder: Path) -> set[str]:
@@ -179,6 +179,7 @@ def test_output_that_is_a_directory_is_an_error(capsys, tmp_path, content, style
     _fails(capsys, ["stylize", content, style, "-o", tmp_path / "out.png"], tmp_path, match="is a directory")
 
 
+@pytest.mark.gpu  # runs where CUDA is absent
 def test_unavailable_device_is_an_error(capsys, tmp_path, content, style):
     import torch
 
@@ -294,7 +295,7 @@ def test_start_line_names_backbone_device_and_precision(capsys, tmp_path, conten
     assert lines[-1].startswith(f"fuchun: wrote {out}")
     assert "Traceback" not in err and "error" not in err
     # the default's longest shifts do not fit the small maps at 64 px: each layer said once, then skipped
-    warnings = [l for l in lines if l.startswith("fuchun: warning:")]
+    warnings = [line for line in lines if line.startswith("fuchun: warning:")]
     layers = [w.split(" skipped at ")[1].split(":")[0] for w in warnings]
     assert sorted(layers) == sorted(set(layers)) and "relu1_1" in layers
 
@@ -332,7 +333,7 @@ def test_bit_depth_16_writes_a_16_bit_png(capsys, tmp_path, content, real_weight
 def test_weights_command_lists_vgg16_as_cached(capsys, real_weights):
     assert main(["weights"]) == 0
     out = capsys.readouterr().out
-    (line,) = [l for l in out.splitlines() if l.split()[0] == "vgg16"]
+    (line,) = [row for row in out.splitlines() if row.split()[0] == "vgg16"]
     assert "not cached" not in line
     assert str(real_weights.path) in line
 

@@ -77,9 +77,9 @@ def _noise_like(image: torch.Tensor, seed: int = 0) -> torch.Tensor:
     return torch.rand(image.shape, generator=torch.Generator().manual_seed(seed))
 
 
-def test_stylize_moves_the_photo_to_the_painting_style(tmp_path, images_dir, measure_net, capsys):
-    content = images_dir / "content/tubingen.jpg"
-    style = images_dir / "style/starry-night.jpg"
+def test_stylize_moves_the_photo_to_the_painting_style(tmp_path, examples_dir, measure_net, capsys):
+    content = examples_dir / "tubingen.jpg"
+    style = examples_dir / "starry-night.jpg"
     out = _run(tmp_path, "stylize", [content, style], 128)
     assert max(out.shape[-2:]) == 128
     start = resize_image(read_image(content), size=tuple(reversed(out.shape[-2:]))).unsqueeze(0)
@@ -92,8 +92,8 @@ def test_stylize_moves_the_photo_to_the_painting_style(tmp_path, images_dir, mea
     capsys.readouterr()
 
 
-def test_texture_matches_the_style_statistics(tmp_path, images_dir, measure_net, capsys):
-    style = images_dir / "texture/pebbles.jpg"
+def test_texture_matches_the_style_statistics(tmp_path, texture_path, measure_net, capsys):
+    style = texture_path
     out = _run(tmp_path, "texture", [style], 96)
     assert max(out.shape[-2:]) == 96
     before = _terms(measure_net, "texture", 96, None, style, _noise_like(out))
@@ -104,8 +104,8 @@ def test_texture_matches_the_style_statistics(tmp_path, images_dir, measure_net,
     capsys.readouterr()
 
 
-def test_reconstruct_recovers_the_content_features(tmp_path, images_dir, measure_net, capsys):
-    content = images_dir / "content/tubingen.jpg"
+def test_reconstruct_recovers_the_content_features(tmp_path, examples_dir, measure_net, capsys):
+    content = examples_dir / "tubingen.jpg"
     out = _run(tmp_path, "reconstruct", [content], 96)
     assert max(out.shape[-2:]) == 96
     before = _terms(measure_net, "reconstruct", 96, content, None, _noise_like(out))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -94,7 +95,7 @@ def test_scale_sizes_auto_grows_by_sqrt2_from_256_to_the_output():
     assert len(sizes) >= 3
     longest = [max(s) for s in sizes]
     assert longest == sorted(set(longest))  # strictly increasing
-    for small, big in zip(longest, longest[1:]):
+    for small, big in itertools.pairwise(longest):
         assert big / small == pytest.approx(math.sqrt(2), rel=0.02)
     for w, h in sizes:  # every scale keeps the aspect
         assert w / h == pytest.approx(1024 / 768, rel=0.02)
@@ -149,11 +150,11 @@ def test_render_returns_a_picture_in_range(mode, tiny_net, tiny_options, content
     assert out.min() >= 0 and out.max() <= 1
 
 
-def test_render_accepts_paths_and_multiple_styles(tiny_net, tiny_options, images_dir):
+def test_render_accepts_paths_and_multiple_styles(tiny_net, tiny_options, examples_dir, texture_path):
     out = render(
         "stylize",
-        content=images_dir / "content/tubingen.jpg",
-        style=[images_dir / "style/starry-night.jpg", images_dir / "texture/pebbles.jpg"],
+        content=examples_dir / "tubingen.jpg",
+        style=[examples_dir / "starry-night.jpg", texture_path],
         style_blend=[3, 1],
         net=tiny_net,
         **{**tiny_options, "size": 80},

@@ -118,7 +118,7 @@ def test_full_masks_equal_the_unmasked_losses():
     ones = torch.ones(1, 1, 9, 11)
     assert torch.allclose(GramLoss.from_styles([s], mask=ones)(f), GramLoss.from_styles([s])(f), rtol=1e-6)
     for d in (1, 3):
-        for a, b in zip(shifted_gram(f, d, mask=ones), shifted_gram(f, d)):
+        for a, b in zip(shifted_gram(f, d, mask=ones), shifted_gram(f, d), strict=True):
             assert torch.allclose(a, b, rtol=1e-6, atol=1e-7)
     assert torch.allclose(
         ShiftedGramLoss.from_styles([s], [1, 2], mask=ones)(f), ShiftedGramLoss.from_styles([s], [1, 2])(f), rtol=1e-6

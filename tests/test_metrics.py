@@ -70,7 +70,7 @@ def test_evaluate_keys_and_means(net):
     assert set(result) == {"gram", "wasserstein", "colour", "colour_frechet"}
     assert list(result["gram"]) == [*metrics.GRAM_LAYERS, "mean"]
     assert result["wasserstein"]["mean"] == pytest.approx(
-        np.mean([result["wasserstein"][l] for l in metrics.WASSERSTEIN_LAYERS])
+        np.mean([result["wasserstein"][layer] for layer in metrics.WASSERSTEIN_LAYERS])
     )
     assert set(metrics.evaluate(net, image, content=image)) == {"content"}
     with pytest.raises(ValueError, match="content image, a style image"):
@@ -238,9 +238,9 @@ def test_eval_missing_output(tmp_path, tiny_eval, capsys):
 
 
 @pytest.mark.weights
-def test_eval_with_real_weights(tmp_path, images_dir, capsys, real_weights):
-    out = images_dir / "content" / "tubingen.jpg"
-    style = images_dir / "style" / "starry-night.jpg"
+def test_eval_with_real_weights(tmp_path, examples_dir, capsys, real_weights):
+    out = examples_dir / "tubingen.jpg"
+    style = examples_dir / "starry-night.jpg"
     args = ["eval", str(out), "--content", str(out), "--style", str(style), "--size", "64", "--json", "--device", "cpu"]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from fuchun import __version__
 from fuchun.api import render
 from fuchun.cli.parser import main
 from fuchun.report.base import MultiReporter, Reporter
-from fuchun.report.plot import contact_sheet, format_value, log_ticks, loss_plot, nice_ticks
+from fuchun.report.plot import TERM_COLOURS, contact_sheet, loss_plot
 from fuchun.report.trace import TRACE_FILE, snapshot_steps
 
 TINY_FLAGS = [
@@ -236,14 +238,25 @@ def test_snapshot_steps_are_evenly_spaced_from_the_first():
     assert snapshot_steps(1) == {1}
 
 
-def test_ticks_and_labels():
-    assert nice_ticks(0, 100) == [0, 20, 40, 60, 80, 100]
-    assert nice_ticks(0, 7) == [0, 1, 2, 3, 4, 5, 6, 7]
-    assert log_ticks(-2.0, 3.0) == ([0.01, 0.1, 1.0, 10.0, 100.0, 1000.0], [])  # wide: decades only
-    major, minor = log_ticks(-1.3, 0.8)
-    assert major == pytest.approx([0.1, 0.2, 0.5, 1, 2, 5]) and 0.3 == pytest.approx(minor[4])
-    assert log_ticks(0.05, 0.6)[0] == [2.0, 3.0]
-    assert [format_value(v) for v in (0, 0.05, 200, 3e6, 1e-4)] == ["0", "0.05", "200", "3e6", "1e-4"]
+def test_loss_plot_draws_every_curve_in_its_colour_on_a_log_axis():
+    from matplotlib.colors import to_rgb
+
+    steps = list(range(1, 41))
+    curves = {"content": [10.0 / s for s in steps], "style": [1e3 / s**2 + 0.5 for s in steps]}
+    curves["total"] = [a + b for a, b in zip(curves["content"], curves["style"], strict=True)]
+    image = loss_plot(steps, curves, breaks=[(1, "scale 1 · 48x36"), (21, "scale 2 · 64x48")], title="a run")
+    assert image.size == (960, 540) and image.mode == "RGB"
+    pixels = np.asarray(image).reshape(-1, 3).astype(int)
+    for name in ("content", "style"):
+        colour = np.array([round(255 * c) for c in to_rgb(TERM_COLOURS[name])])
+        assert (np.abs(pixels - colour).sum(1) < 12).sum() > 100, name  # its line is there
+    assert (pixels.sum(1) < 80).sum() > 500  # the dark total, the frame and the text
+
+
+def test_matplotlib_is_imported_only_for_a_plot():
+    code = "import sys, fuchun, fuchun.report.trace, fuchun.cli.parser; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ def layers_of(arch: str) -> tuple[Layer, ...]:
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(_BLOCKS)}")
     out: list[Layer] = []
     channels = 3
-    for block, (n_convs, width) in enumerate(zip(_BLOCKS[arch], BLOCK_CHANNELS), start=1):
+    for block, (n_convs, width) in enumerate(zip(_BLOCKS[arch], BLOCK_CHANNELS, strict=True), start=1):
         for i in range(1, n_convs + 1):
             out.append(Layer(f"conv{block}_{i}", "conv", channels, width))
             out.append(Layer(f"relu{block}_{i}", "relu", width, width))

@@ -18,11 +18,11 @@ import torch.nn.functional as F
 from fuchun.config.options import Config
 from fuchun.config.parse import MAX_SIDE, STYLE_SCALE
 from fuchun.controls.masks import fit_masks, masks_at_scale
-from fuchun.errors import ImageError, Stopped, UsageError
+from fuchun.errors import ImageError, MemoryPlanError, Stopped, UsageError
 from fuchun.features import VGGFeatures
-from fuchun.io.read import MIN_SIDE, check_min_size, read_image, resize_image
+from fuchun.io.read import MIN_SIDE, check_min_size, fit_longest, read_image, resize_image
 from fuchun.machine import Machine, pick_machine
-from fuchun.memory import MemoryPlanError, Plan, available_bytes, largest_side, plan
+from fuchun.memory import Plan, available_bytes, largest_side, plan
 from fuchun.objective import Objective
 from fuchun.optimize import Carry, optimise
 from fuchun.report.base import Progress, Reporter, RunInfo
@@ -50,8 +50,7 @@ def output_size(cfg: Config, job: Job) -> tuple[int, int]:
         raise ValueError(f"size {cfg.size!r} must be resolved to pixels before the run")
     ref = job.content if job.content is not None else job.styles[0]
     h, w = ref.shape[-2:]
-    scale = cfg.size / max(h, w)
-    return max(1, round(w * scale)), max(1, round(h * scale))
+    return fit_longest((w, h), cfg.size)
 
 
 def scale_sizes(cfg: Config, final: tuple[int, int]) -> list[tuple[int, int]]:
@@ -63,7 +62,7 @@ def scale_sizes(cfg: Config, final: tuple[int, int]) -> list[tuple[int, int]]:
     longest = max(final)
 
     def dims(side: int) -> tuple[int, int]:
-        return max(1, round(final[0] * side / longest)), max(1, round(final[1] * side / longest))
+        return fit_longest(final, side)
 
     if cfg.scales == "none":
         sides = [longest]
@@ -138,8 +137,8 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
     image, warned, carry = None, set(), Carry()
     clock = Clock(sum(steps))
     try:
-        for index, (size, n_steps) in enumerate(zip(sizes, steps)):
-            objective = _objective(net, cfg, job, size, machine, lean=memory.checkpoint)
+        for index, (size, n_steps) in enumerate(zip(sizes, steps, strict=True)):
+            objective = scale_objective(net, cfg, job, size, machine, lean=memory.checkpoint)
             for w in objective.warnings:
                 if w not in warned:
                     warned.add(w)
@@ -224,7 +223,7 @@ class Clock:
         return on_step
 
 
-def _to_scale(image: torch.Tensor, size: tuple[int, int], machine: Machine, *, name: str) -> torch.Tensor:
+def image_at(image: torch.Tensor, size: tuple[int, int], machine: Machine, *, name: str) -> torch.Tensor:
     """(3, H, W) -> (1, 3, h, w) on the run's device, at ``size`` = (w, h)."""
     out = resize_image(image, size=size)
     check_min_size(out, name=name)
@@ -245,7 +244,7 @@ def style_size(cfg: Config, size: tuple[int, int], style: torch.Tensor, *, clamp
                 f"style image is {w}x{h} px: too thin to reach the network's minimum of {MIN_SIDE} px "
                 f"on its short side within {MAX_SIDE} px on its long side"
             )
-    return max(1, round(w * k)), max(1, round(h * k))
+    return fit_longest((w, h), max(w, h) * k)
 
 
 def check_style_size(cfg: Config, final: tuple[int, int]) -> None:
@@ -258,9 +257,12 @@ def check_style_size(cfg: Config, final: tuple[int, int]) -> None:
         )
 
 
-def _objective(net, cfg: Config, job: Job, size, machine: Machine, *, lean: bool = False) -> Objective:
-    content = None if job.content is None else _to_scale(job.content, size, machine, name="content image")
-    styles = [_to_scale(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
+def scale_objective(
+    net: VGGFeatures, cfg: Config, job: Job, size: tuple[int, int], machine: Machine, *, lean: bool = False
+) -> Objective:
+    """The objective of one scale: the job's images at ``size`` = (W, H) (styles at their own size)."""
+    content = None if job.content is None else image_at(job.content, size, machine, name="content image")
+    styles = [image_at(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
     masks = masks_at_scale(job.masks, size, machine.device)
     objective = Objective(
         net,
@@ -293,7 +295,7 @@ def _initial(cfg: Config, job: Job, size, previous: torch.Tensor | None, machine
     if cfg.init == "content":
         if job.content is None:
             raise ValueError("init 'content' needs a content image; use --init noise")
-        return _to_scale(job.content, size, machine, name="content image")
+        return image_at(job.content, size, machine, name="content image")
     if cfg.init == "noise":
         noise = torch.rand(1, 3, h, w, generator=gen)
     elif cfg.init == "style-mean":
@@ -302,5 +304,5 @@ def _initial(cfg: Config, job: Job, size, previous: torch.Tensor | None, machine
         mean = torch.stack([s.mean((-2, -1)) for s in job.styles]).mean(0).view(1, 3, 1, 1)
         noise = (mean + 0.1 * torch.randn(1, 3, h, w, generator=gen)).clamp(0, 1)
     else:
-        return _to_scale(read_image(cfg.init), size, machine, name="init image")
+        return image_at(read_image(cfg.init), size, machine, name="init image")
     return noise.to(machine.device).contiguous(memory_format=torch.channels_last)

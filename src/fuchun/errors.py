@@ -13,24 +13,43 @@ from typing import Any
 import torch
 
 
+def one_line(text: object) -> str:
+    """``text`` with every run of white space (newlines included) folded to one space."""
+    return " ".join(str(text).split())
+
+
 class FuchunError(Exception):
-    """Base of every user-facing fuchun error (the message is one sentence)."""
+    """Base of every user-facing fuchun error (the message is one sentence).
+
+    ``exit_status`` is the command line's exit status for it: 2 for bad input, 1 for a run
+    that failed.
+    """
+
+    exit_status = 1
 
 
 class UsageError(FuchunError, ValueError):
     """A bad command line (argparse's own errors are routed here)."""
 
+    exit_status = 2
+
 
 class ConfigFileError(FuchunError, ValueError):
     """A config file that cannot be read or holds a bad option (one line, names the file)."""
+
+    exit_status = 2
 
 
 class ImageError(FuchunError, ValueError):
     """A user-facing image problem (one clear sentence, includes the path)."""
 
+    exit_status = 2
+
 
 class TraceError(FuchunError, ValueError):
     """The trace directory cannot be used or written."""
+
+    exit_status = 2
 
 
 class WeightsError(FuchunError, RuntimeError):
@@ -39,6 +58,8 @@ class WeightsError(FuchunError, RuntimeError):
 
 class DeviceError(FuchunError, RuntimeError):
     """The requested device or precision is not available on this machine."""
+
+    exit_status = 2
 
 
 class MemoryPlanError(FuchunError, RuntimeError):
@@ -51,6 +72,10 @@ class NonFiniteLoss(FuchunError, RuntimeError):
     def __init__(self, step: int, image: torch.Tensor) -> None:
         super().__init__(f"the loss became non-finite at step {step}; kept the last good image")
         self.step, self.image = step, image
+
+
+class ImageWarning(UserWarning):
+    """An image was read with less than its full precision (the command line shows one line)."""
 
 
 class Stopped(Exception):

@@ -44,7 +44,11 @@ class VGGFeatures(nn.Module):
         self.arch, self.pooling, self.input_format = arch, pooling, input_format
         self.layers: tuple[Layer, ...] = _scaled_layers(arch, widths)
         self.convs = nn.ModuleDict(
-            {l.name: nn.Conv2d(l.in_channels, l.out_channels, 3, padding=1) for l in self.layers if l.kind == "conv"}
+            {
+                layer.name: nn.Conv2d(layer.in_channels, layer.out_channels, 3, padding=1)
+                for layer in self.layers
+                if layer.kind == "conv"
+            }
         )
         if state_dict is not None:
             self.convs.load_state_dict(dict(state_dict), strict=True)
@@ -69,7 +73,7 @@ class VGGFeatures(nn.Module):
 
     def channels(self, name: str) -> int:
         """Number of channels of layer ``name``."""
-        return next(l.out_channels for l in self.layers if l.name == name)
+        return next(layer.out_channels for layer in self.layers if layer.name == name)
 
     def forward(self, image: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
         """Return ``{name: activation}`` for each requested layer; image is (B,3,H,W) in [0,1]."""
@@ -126,7 +130,7 @@ def _scaled_layers(arch: str, widths: Sequence[int] | None) -> tuple[Layer, ...]
 
 def _blocks(layers: tuple[Layer, ...], wanted: set[str]) -> list[tuple[Layer, ...]]:
     """Split the layers into pooling-delimited blocks, stopping at the deepest wanted one."""
-    last = max(i for i, l in enumerate(layers) if l.name in wanted)
+    last = max(i for i, layer in enumerate(layers) if layer.name in wanted)
     blocks, current = [], []
     for layer in layers[: last + 1]:
         current.append(layer)

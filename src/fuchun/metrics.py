@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import torch
 
 from fuchun.config.presets import GATYS_STYLE
+from fuchun.controls.colour import luminance
 from fuchun.features import VGGFeatures
 from fuchun.io.read import StrPath, check_min_size, read_image, resize_image
 from fuchun.losses import content_loss, gram_matrix
@@ -32,7 +33,6 @@ CONTENT_LAYERS = ("relu4_2",)
 GRAM_LAYERS = GATYS_STYLE
 WASSERSTEIN_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 AUTOCORR_OFFSETS = (16, 32, 48, 64)  # image pixels
-LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B
 EPS = 1e-12
 _CHUNK = 1 << 24  # elements per gather in the W1 of unequal sample counts (bounds memory)
 
@@ -116,7 +116,7 @@ def content_distance(
     """
     f = _features(net, image, layers, name="image")
     p = _features(net, _resized_like(content, image), layers, name="content")
-    return sum(float(content_loss(f[l], p[l])) for l in layers) / len(layers)
+    return sum(float(content_loss(f[layer], p[layer])) for layer in layers) / len(layers)
 
 
 def gram_distances(
@@ -124,15 +124,18 @@ def gram_distances(
 ) -> dict[str, float]:
     """Per layer, mean((G − G_s)²) / mean(G_s²); the style image is used at the size given."""
     f, s = _features(net, image, layers, name="image"), _features(net, style, layers, name="style")
-    return {l: _gram_layer(f[l], s[l]) for l in layers}
+    return {layer: _gram_layer(f[layer], s[layer]) for layer in layers}
 
 
 def wasserstein_distances(
     net: VGGFeatures, image: torch.Tensor, style: torch.Tensor, *, layers: Sequence[str] = WASSERSTEIN_LAYERS
 ) -> dict[str, float]:
-    """Per layer, the channel-mean exact W1 between activation distributions, relative to the style's mean |activation|."""
+    """Per layer, the channel-mean exact W1 between activation distributions.
+
+    Each is relative to the style layer's mean |activation|.
+    """
     f, s = _features(net, image, layers, name="image"), _features(net, style, layers, name="style")
-    return {l: _wasserstein_layer(f[l], s[l]) for l in layers}
+    return {layer: _wasserstein_layer(f[layer], s[layer]) for layer in layers}
 
 
 def colour_distance(image: torch.Tensor, style: torch.Tensor) -> float:
@@ -184,11 +187,15 @@ def evaluate(
     result: dict = {}
     if content is not None:
         p = _features(net, _resized_like(content, image), CONTENT_LAYERS, name="content")
-        result["content"] = sum(float(content_loss(f[l], p[l])) for l in CONTENT_LAYERS) / len(CONTENT_LAYERS)
+        result["content"] = sum(float(content_loss(f[layer], p[layer])) for layer in CONTENT_LAYERS) / len(
+            CONTENT_LAYERS
+        )
     if style is not None:
         s = _features(net, style, style_layers, name="style")
-        result["gram"] = _with_mean({l: _gram_layer(f[l], s[l]) for l in GRAM_LAYERS})
-        result["wasserstein"] = _with_mean({l: _wasserstein_layer(f[l], s[l]) for l in WASSERSTEIN_LAYERS})
+        result["gram"] = _with_mean({layer: _gram_layer(f[layer], s[layer]) for layer in GRAM_LAYERS})
+        result["wasserstein"] = _with_mean(
+            {layer: _wasserstein_layer(f[layer], s[layer]) for layer in WASSERSTEIN_LAYERS}
+        )
         result["colour"] = colour_distance(image, style)
         result["colour_frechet"] = colour_frechet(image, style)
     return result
@@ -231,7 +238,7 @@ def format_table(result: dict) -> str:
             rows.append((metric, CONTENT_LAYERS[0] if metric == "content" else "rgb", value))
     width = max(len(r[0]) for r in rows)
     lines = [f"{'metric':{width}}  {'layer':8}  value"]
-    lines += [f"{m:{width}}  {l:8}  {v:.6g}" for m, l, v in rows]
+    lines += [f"{m:{width}}  {layer:8}  {v:.6g}" for m, layer, v in rows]
     return "\n".join(lines)
 
 
@@ -241,8 +248,7 @@ def format_table(result: dict) -> str:
 def _luminance(image: torch.Tensor) -> torch.Tensor:
     """(3, H, W) RGB -> (H, W) float64 luminance Y with its mean removed."""
     _check_image(image, "image")
-    weights = torch.tensor(LUMA, dtype=torch.float64, device=image.device)
-    y = torch.einsum("c,chw->hw", weights, image.double())
+    y = luminance(image.double())[0]  # (1, H, W) -> (H, W)
     return y - y.mean()
 
 

@@ -1,7 +1,7 @@
 """The weighted sum of all loss terms, built from a resolved config and the target images.
 
-L = w_c Σ content + w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l + w_tv TV
-(algorithms.md §6). Every term is a relative error (see ``fuchun.losses``); the Gram layer
+L = w_c Σ content + w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l + w_tv TV.
+Every term is a relative error (see ``fuchun.losses``); the Gram layer
 weights a_l default to 1/L, and the shifted-Gram and histogram terms average over their
 layers, so the weights mean the same whatever the number of layers.
 """
@@ -122,15 +122,15 @@ class Objective(nn.Module):
         x32 = {n: exact_rows(as_rows(feats[n])) if copies else None for n in {*self.gram_losses, *self.shift_losses}}
         terms = {}
         if self.content_losses:
-            terms["content"] = cfg.content_weight * sum(l(feats[n]) for n, l in self.content_losses.items())
+            terms["content"] = cfg.content_weight * sum(loss(feats[n]) for n, loss in self.content_losses.items())
         if self.gram_losses:
             terms["style"] = cfg.style_weight * sum(
-                self.layer_weights[n] * l(feats[n], x32[n]) for n, l in self.gram_losses.items()
+                self.layer_weights[n] * loss(feats[n], x32[n]) for n, loss in self.gram_losses.items()
             )
         if self.shift_losses:
-            terms["shift"] = cfg.shift_weight * _mean(l(feats[n], x32[n]) for n, l in self.shift_losses.items())
+            terms["shift"] = cfg.shift_weight * _mean(loss(feats[n], x32[n]) for n, loss in self.shift_losses.items())
         if self.hist_losses:
-            terms["hist"] = cfg.hist_weight * _mean(l(feats[n]) for n, l in self.hist_losses.items())
+            terms["hist"] = cfg.hist_weight * _mean(loss(feats[n]) for n, loss in self.hist_losses.items())
         if cfg.tv_weight > 0:
             terms["tv"] = cfg.tv_weight * total_variation(image)
         if not terms:
@@ -145,7 +145,9 @@ def _per_region(make, feats: list[torch.Tensor], blend, regions: list[dict] | No
     if regions is None:
         return make(feats, blend, None)
     parts = [
-        (make([f], None, r[name]), float(r[name].mean())) for f, r in zip(feats, regions) if float(r[name].sum()) > 0
+        (make([f], None, r[name]), float(r[name].mean()))
+        for f, r in zip(feats, regions, strict=True)
+        if float(r[name].sum()) > 0
     ]
     return RegionLoss([p for p, _ in parts], [c for _, c in parts])
 
@@ -163,7 +165,7 @@ def _layer_weights(cfg: Config) -> dict[str, float]:
         return {n: 1.0 / len(layers) for n in layers}
     if len(weights) != len(layers):
         raise ValueError(f"{len(weights)} style layer weights given for {len(layers)} style layers")
-    return dict(zip(layers, weights))
+    return dict(zip(layers, weights, strict=True))
 
 
 def _feature_sizes(net: VGGFeatures, shape: torch.Size, layers) -> dict[str, tuple[int, int]]:

@@ -2,7 +2,7 @@
 
 L-BFGS follows the common practice for style transfer (jcjohnson/neural-style): one
 ``step`` with ``max_iter`` = the step budget, no line search. Pixels are clamped to [0, 1]
-after Adam steps and after L-BFGS finishes, never inside the closure (algorithms.md §7).
+after Adam steps and after L-BFGS finishes, never inside the closure.
 
 Adam's moments (Kingma & Ba 2015, arXiv 1412.6980) go from one scale of a coarse-to-fine
 run to the next (:class:`Carry`), resized with the image. Every loss term is a mean over
@@ -46,7 +46,7 @@ class _Tracker:
         self.best = image.detach().clone()
         self.step += 1
         if self.on_step is not None:
-            self.on_step(self.step, total.detach(), dict(zip(terms, values[1:])), image.detach())
+            self.on_step(self.step, total.detach(), dict(zip(terms, values[1:], strict=True)), image.detach())
         return total
 
 

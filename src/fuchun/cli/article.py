@@ -41,6 +41,6 @@ def article_sheet(
         if mode == "stylize":
             kwargs["style"] = style
         pictures.append(render(mode, reporter=reporter, **kwargs, **{**options, **preset}))
-    tiles = [(to_pil(p), caption) for p, (caption, _, _) in zip(pictures, STEPS)]
+    tiles = [(to_pil(p), caption) for p, (caption, _, _) in zip(pictures, STEPS, strict=True)]
     sheet = contact_sheet(tiles, columns=3, cell=CELL, title="The article's pictures, step by step")
     return sheet, pictures

@@ -8,9 +8,8 @@ import re
 import sys
 
 from fuchun.api import picture_options, render
-from fuchun.errors import UsageError
+from fuchun.errors import NonFiniteLoss, UsageError
 from fuchun.io.write import write_image
-from fuchun.optimize import NonFiniteLoss
 from fuchun.report.bar import BarReporter
 from fuchun.report.base import MultiReporter
 from fuchun.weights.sources import BACKBONES, cached_status, fetch_weights
@@ -192,7 +191,7 @@ def article_command(ns: argparse.Namespace, options: dict) -> int:
 
     sheet, pictures = article_sheet(content, style, reporter_for=reporter_for, **picture_options(options))
     if keep is not None:
-        for i, (picture, (caption, _, _)) in enumerate(zip(pictures, STEPS), start=1):
+        for i, (picture, (caption, _, _)) in enumerate(zip(pictures, STEPS, strict=True), start=1):
             name = re.sub(r"[^a-z0-9]+", "-", caption.lower()).strip("-")
             write_image(picture, keep / f"{i}-{name[:40]}.png", protect=inputs)
     write_image(read_image(sheet), output, protect=inputs)

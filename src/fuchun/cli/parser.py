@@ -1,8 +1,10 @@
-"""The command line: ``fuchun stylize | texture | reconstruct | weights``.
+"""The ``fuchun`` command line: argparse built from Config, and ``main(argv) -> int``.
 
-Options are generated from :class:`fuchun.config.options.Config`; this module only parses, reports
-and turns every expected failure into one ``fuchun: error: ...`` line and exit status 2
-(bad input) or 1 (the run failed).
+The sub-commands and their options come from :data:`fuchun.cli.commands.RUN_COMMANDS`, the
+parsers below and :class:`fuchun.config.options.Config`, so ``fuchun --help`` is the list;
+this module only parses and dispatches. Any :class:`fuchun.errors.FuchunError` becomes one
+``fuchun: error: ...`` line and its ``exit_status`` (2 bad input, 1 the run failed), and a
+warning one ``fuchun: warning: ...`` line.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -17,12 +20,7 @@ import torch
 from fuchun.cli import commands
 from fuchun.config.options import MODE_DEFAULTS, Config
 from fuchun.config.presets import PRESET_KEYS
-from fuchun.errors import UsageError
-from fuchun.io.read import ImageError
-from fuchun.machine import DeviceError
-from fuchun.memory import MemoryPlanError
-from fuchun.optimize import NonFiniteLoss
-from fuchun.weights.sources import WeightsError
+from fuchun.errors import FuchunError, UsageError, one_line
 
 _NO_DEFAULT = object()
 
@@ -161,29 +159,36 @@ def _add_eval_parser(sub) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fuchun`` command; returns the exit status."""
-    try:
-        ns = build_parser().parse_args(argv)
-        if ns.command == "weights":
-            return commands.weights_command(ns)
-        if ns.command == "eval":
-            return commands.eval_command(ns)
-        if ns.command == "article":
-            return commands.article_command(ns, config_options(ns))
-        return commands.run_command(ns, config_options(ns))
-    except UsageError as exc:
-        return _fail(str(exc), 2)
-    except (ImageError, ValueError, DeviceError) as exc:
-        return _fail(str(exc), 2)
-    except WeightsError as exc:
-        return _fail(str(exc), 1)
-    except (NonFiniteLoss, MemoryPlanError) as exc:
-        return _fail(str(exc), 1)
-    except torch.OutOfMemoryError:
-        return _fail("out of memory: try a smaller --size, --precision bf16 or --device cpu", 1)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+    with warnings.catch_warnings():
+        warnings.showwarning = _warn
+        try:
+            return _dispatch(build_parser().parse_args(argv))
+        except FuchunError as exc:
+            return _fail(str(exc), exc.exit_status)
+        except ValueError as exc:  # an option value checked outside the parser
+            return _fail(str(exc), 2)
+        except torch.OutOfMemoryError:
+            return _fail("out of memory: try a smaller --size, --precision bf16 or --device cpu", 1)
+        except KeyboardInterrupt:
+            return _fail("interrupted", 130)
+
+
+def _dispatch(ns: argparse.Namespace) -> int:
+    """Run the sub-command of ``ns``; returns the exit status."""
+    if ns.command == "weights":
+        return commands.weights_command(ns)
+    if ns.command == "eval":
+        return commands.eval_command(ns)
+    if ns.command == "article":
+        return commands.article_command(ns, config_options(ns))
+    return commands.run_command(ns, config_options(ns))
+
+
+def _warn(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001 - warnings' signature
+    """Show a warning as one ``fuchun: warning: ...`` line."""
+    print(f"fuchun: warning: {one_line(message)}", file=sys.stderr)
 
 
 def _fail(message: str, status: int) -> int:
-    print(f"fuchun: error: {' '.join(str(message).split())}", file=sys.stderr)
+    print(f"fuchun: error: {one_line(message)}", file=sys.stderr)
     return status

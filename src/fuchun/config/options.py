@@ -53,7 +53,8 @@ class Config:
     )
     preserve_colors: str | None = opt(
         None,
-        "keep the content's colours: 'luminance' (stylise brightness only) or 'match' (recolour the style images to the content's palette)",
+        "keep the content's colours: 'luminance' (stylise brightness only) or "
+        "'match' (recolour the style images to the content's palette)",
         choices=("luminance", "match"),
     )
     masks: tuple[str, ...] | None = opt(

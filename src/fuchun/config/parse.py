@@ -8,6 +8,7 @@ same parsers (:func:`fuchun.config.files.convert`), so each bound lives in one p
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 
@@ -152,7 +153,7 @@ def scales(text: str) -> str | tuple[int, ...]:
     if text in ("auto", "none"):
         return text
     values = tuple(side(t) for t in text.split(","))
-    if any(b <= a for a, b in zip(values, values[1:])):
+    if any(b <= a for a, b in itertools.pairwise(values)):
         raise ValueError(f"scales {text!r} must increase")
     return values
 

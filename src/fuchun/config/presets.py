@@ -11,11 +11,11 @@ from types import MappingProxyType
 
 GATYS_STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 # several δ per layer, averaged: spans of 4-64 image px at each layer (a public reimplementation
-# of Berger & Memisevic); 14 (layer, δ) pairs, each as costly as one Gram matrix
+# of Berger & Memisevic); 14 (layer, δ) pairs (benchmarks/cost.py measures what they cost)
 BERGER_SHIFTS = {"relu1_1": (4, 8, 16, 32, 64), "relu2_1": (4, 8, 16, 32), "relu3_1": (4, 8, 16), "relu4_1": (4, 8)}
 # fuchun's default: two long spans (16 and 64 px) at relu1_1. In benchmarks/long_range.py
-# (192 px, 150 steps, 2 seeds) this matched 6 shifts over relu1_1-relu3_1 at a third of the
-# cost (sw-pattern 0.101 vs 0.098, floral 0.032 vs 0.040; Gram only 0.129 and 0.069);
+# (192 px, 150 steps, 2 seeds) this matched 6 shifts over relu1_1-relu3_1 (sw-pattern 0.101
+# vs 0.098, floral 0.032 vs 0.040; Gram only 0.129 and 0.069);
 # shifts at relu2_1/relu3_1 alone hardly helped (0.128, 0.065).
 FUCHUN_SHIFTS = {"relu1_1": (16, 64)}
 # the previous default, kept for comparison in the benchmarks

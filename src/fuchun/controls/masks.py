@@ -136,6 +136,6 @@ class RegionLoss(nn.Module):
 
     def forward(self, feats: torch.Tensor, x32: torch.Tensor | None = None) -> torch.Tensor:
         total = feats.new_zeros((), dtype=torch.float32)
-        for loss, share in zip(self.losses, self.coverages):
+        for loss, share in zip(self.losses, self.coverages, strict=True):
             total = total + share * loss(feats, x32)
         return total

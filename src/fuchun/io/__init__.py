@@ -1,2 +1,3 @@
 """Images in and out: reading any file Pillow opens (``read``), writing atomically
-(``write``), and the exact 16-bit codecs (``codec16``)."""
+(``write``), what both agree on (``formats``), and 16-bit PNG/TIFF through tifffile and
+imagecodecs (``codec16``)."""

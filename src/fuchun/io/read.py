@@ -6,10 +6,9 @@ This module is the border between files or PIL images and that form:
 Transparency is composited on white, EXIF orientation is applied, animations give their
 first frame, and 16-bit files keep their full precision.
 
-Pillow (13) has no 16-bit RGB mode: it reads 16-bit RGB(A) PNG and TIFF files as 8-bit
-and cannot write them. So this module carries a small exact reader for non-interlaced
-16-bit RGB/RGBA/grey-alpha PNG and uncompressed 16-bit RGB TIFF, and small writers for
-both. Every other file goes through Pillow.
+Pillow (13) has no 16-bit RGB mode, so 16-bit colour PNG and TIFF files are decoded by
+:mod:`fuchun.io.codec16` (tifffile, imagecodecs); every other file goes through Pillow. A
+16-bit file that still ends up decoded at 8 bits says so in one :class:`ImageWarning`.
 """
 
 from __future__ import annotations
@@ -26,8 +25,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from fuchun.errors import ImageError
-from fuchun.io.codec16 import composite_on_white, hwc_to_tensor, read_exact16
+from fuchun.errors import ImageError, ImageWarning, one_line
+from fuchun.io.codec16 import composite_on_white, hwc_to_tensor, read_png16, read_tiff16, source_depth
+from fuchun.io.formats import ALLOWED_FORMATS, StrPath, check_image_tensor, is_positive_int
 from fuchun.io.paths import not_a_file
 
 try:  # colour management is optional in Pillow builds
@@ -35,32 +35,15 @@ try:  # colour management is optional in Pillow builds
 except ImportError:  # pragma: no cover - depends on the Pillow build
     ImageCms = None  # type: ignore[assignment]
 
-__all__ = [
-    "ALLOWED_FORMATS",
-    "MIN_SIDE",
-    "WRITE_SUFFIXES",
-    "ImageError",
-    "check_min_size",
-    "read_image",
-    "resize_image",
-]
+__all__ = ["MIN_SIDE", "check_min_size", "fit_longest", "read_image", "resize_image"]
 
-StrPath = str | os.PathLike
-
-
-# formats Pillow may decode; everything else is refused before any decoder runs
-ALLOWED_FORMATS = {"PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF"}
-# output suffix -> Pillow format name
-WRITE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
-# bit depths each output format can hold
-_WRITE_DEPTHS = {"PNG": (8, 16), "JPEG": (8,), "TIFF": (8, 16)}
 # smallest side (px) the VGG networks can use (5 poolings leave >= 1 px)
 MIN_SIDE = 32
 
 _GRAY16_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _EXIF_ORIENTATION = 0x0112
-# exceptions Pillow (and the exact readers below) raise for bad or hostile files
+# exceptions Pillow and the 16-bit readers (fuchun.io.codec16) raise for bad or hostile files
 _DECODE_ERRORS = (
     UnidentifiedImageError,
     Image.DecompressionBombError,
@@ -74,14 +57,6 @@ _DECODE_ERRORS = (
     struct.error,
     zlib.error,
 )
-
-
-def _one_line(text: object) -> str:
-    """Collapse any whitespace (including newlines) so a message stays on one line."""
-    return " ".join(str(text).split())
-
-
-# --------------------------------------------------------------------------- reading
 
 
 def read_image(source: StrPath | Image.Image | torch.Tensor) -> torch.Tensor:
@@ -98,7 +73,7 @@ def read_image(source: StrPath | Image.Image | torch.Tensor) -> torch.Tensor:
         try:
             return _pil_to_tensor(ImageOps.exif_transpose(source))
         except _DECODE_ERRORS as exc:
-            raise ImageError(f"cannot use the given PIL image: {_one_line(exc)}") from exc
+            raise ImageError(f"cannot use the given PIL image: {one_line(exc)}") from exc
     if isinstance(source, (str, os.PathLike)):
         return _read_path(pathlib.Path(source))
     raise ImageError(f"cannot read an image from a {type(source).__name__}; give a path, PIL image or tensor")
@@ -110,18 +85,37 @@ def _read_path(path: pathlib.Path) -> torch.Tensor:
     if problem is not None:
         raise ImageError(f"cannot read image '{path}': {problem}")
     try:
+        deep = read_tiff16(path, max_pixels=Image.MAX_IMAGE_PIXELS)
+        if deep is not None:
+            return _apply_orientation(*deep)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's notes on odd tags or EXIF: the pixels decide
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=sorted(ALLOWED_FORMATS)) as img:
+            img = Image.open(path, formats=sorted(ALLOWED_FORMATS))
+        with img:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
                 orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
                 img.load()  # full decode here, so truncated files fail inside the try
-                exact = read_exact16(path, img)
-                if exact is not None:
-                    return _apply_orientation(exact, orientation)
-                return _pil_to_tensor(ImageOps.exif_transpose(img))
+                upright = ImageOps.exif_transpose(img)
+            exact = read_png16(path, img)
+            if exact is not None:
+                return _apply_orientation(exact, orientation)
+            _warn_if_reduced(path, img)  # our own warning: outside the muted block
+            return _pil_to_tensor(upright)
     except _DECODE_ERRORS as exc:
         raise ImageError(f"cannot read image '{path}': {_decode_reason(exc)}") from exc
+
+
+def _warn_if_reduced(path: pathlib.Path, img: Image.Image) -> None:
+    """One ImageWarning when Pillow decodes a file of more than 8 bits per sample at 8 bits."""
+    depth = source_depth(path, img)
+    if depth > 8 and img.mode not in _GRAY16_MODES | {"I", "F"}:
+        warnings.warn(
+            ImageWarning(f"'{path}' has {depth}-bit samples that are read at 8 bits ({img.format} {img.mode})"),
+            stacklevel=4,
+        )
 
 
 def _decode_reason(exc: BaseException) -> str:
@@ -130,12 +124,12 @@ def _decode_reason(exc: BaseException) -> str:
         accepted = ", ".join(sorted(ALLOWED_FORMATS))
         return f"not an image file (or a format fuchun does not accept; accepted: {accepted})"
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-        return f"too many pixels, refused as a possible decompression bomb ({_one_line(exc)})"
+        return f"too many pixels, refused as a possible decompression bomb ({one_line(exc)})"
     if isinstance(exc, PermissionError):
         return "permission denied"
     if isinstance(exc, ImageError):  # our own sentence about the decoded pixels
         return str(exc)
-    detail = _one_line(exc) or type(exc).__name__
+    detail = one_line(exc) or type(exc).__name__
     return f"the file is truncated or corrupt ({detail})"
 
 
@@ -225,16 +219,13 @@ def _tensor_to_image(tensor: torch.Tensor) -> torch.Tensor:
     return out.expand(3, -1, -1).contiguous().clone()  # (1|3, H, W) -> (3, H, W)
 
 
-# ----------------------------------------------------------- exact 16-bit reading
-
-
 def resize_image(image: torch.Tensor, *, size: int | tuple[int, int]) -> torch.Tensor:
     """Resize a (3, H, W) image, antialiased bicubic, clamped to [0, 1].
 
     An int makes the longest side ``size`` pixels and keeps the aspect ratio (each side
     rounded, at least 1). A (W, H) tuple gives the exact output size.
     """
-    _check_image_tensor(image)
+    check_image_tensor(image)
     height, width = image.shape[-2:]
     new_w, new_h = _target_size(width, height, size)
     if (new_w, new_h) == (width, height):
@@ -247,27 +238,19 @@ def resize_image(image: torch.Tensor, *, size: int | tuple[int, int]) -> torch.T
 def _target_size(width: int, height: int, size: int | tuple[int, int]) -> tuple[int, int]:
     """Output (W, H) for ``resize_image``'s ``size`` argument."""
     if isinstance(size, tuple):
-        if len(size) != 2 or not all(_is_positive_int(s) for s in size):
+        if len(size) != 2 or not all(is_positive_int(s) for s in size):
             raise ImageError(f"image size must be (width, height) with positive integers, not {size!r}")
         return size[0], size[1]
-    if not _is_positive_int(size):
+    if not is_positive_int(size):
         raise ImageError(f"image size must be a positive integer, not {size!r}")
-    scale = size / max(width, height)
+    return fit_longest((width, height), size)
+
+
+def fit_longest(size: tuple[int, int], side: float) -> tuple[int, int]:
+    """(W, H) of an image of ``size`` = (W, H) scaled so its longest side is ``side`` (each side rounded, >= 1)."""
+    width, height = size
+    scale = side / max(width, height)
     return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def _is_positive_int(value: object) -> bool:
-    """True for ints >= 1 (bools excluded)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _check_image_tensor(image: torch.Tensor) -> None:
-    """Raise ImageError unless ``image`` is a non-empty floating (3, H, W) tensor."""
-    if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 3:
-        shape = list(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-        raise ImageError(f"expected an image tensor shaped (3, H, W), got {shape}")
-    if not image.is_floating_point() or 0 in image.shape:
-        raise ImageError(f"expected a non-empty floating image tensor, got {image.dtype} {list(image.shape)}")
 
 
 def check_min_size(image: torch.Tensor, *, name: str, min_side: int = MIN_SIDE) -> None:

@@ -4,7 +4,7 @@
 protected paths (the inputs of a run), checks the suffix and bit depth before any work,
 and writes through a temporary file in the target's folder that replaces the target only
 when complete, so a failure leaves nothing behind. Pillow cannot write 16-bit RGB, so
-16-bit files go through fuchun's own encoders (:mod:`fuchun.io.codec16`).
+16-bit files are encoded by imagecodecs (PNG) and tifffile (TIFF) in :mod:`fuchun.io.codec16`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fuchun.errors import ImageError
+from fuchun.errors import ImageError, one_line
 from fuchun.io.codec16 import png16_bytes, tiff16_bytes
+from fuchun.io.formats import WRITE_DEPTHS, WRITE_SUFFIXES, StrPath, check_image_tensor, is_positive_int
 from fuchun.io.paths import is_loop, resolved
-from fuchun.io.read import _WRITE_DEPTHS, WRITE_SUFFIXES, StrPath, _check_image_tensor, _is_positive_int, _one_line
 
 __all__ = ["check_writable", "to_pil", "write_image"]
 
@@ -35,7 +35,7 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 
 def _quantize(image: torch.Tensor, *, levels: int) -> np.ndarray:
     """Round a (3, H, W) image to integers 0..levels, returned as (H, W, 3) int32."""
-    _check_image_tensor(image)
+    check_image_tensor(image)
     values = image.detach().to("cpu", torch.float64)
     if not bool(torch.isfinite(values).all()):
         raise ImageError("cannot save an image that contains NaN or infinite values")
@@ -82,13 +82,13 @@ def _check_write_request(target: pathlib.Path, *, bit_depth: int, quality: int) 
     if fmt is None:
         found = f"suffix '{target.suffix}'" if target.suffix else "no suffix"
         raise ImageError(f"cannot write '{target}': {found} is not supported; use one of {choices}")
-    if bit_depth not in _WRITE_DEPTHS[fmt]:
-        depths = " or ".join(str(d) for d in _WRITE_DEPTHS[fmt])
+    if bit_depth not in WRITE_DEPTHS[fmt]:
+        depths = " or ".join(str(d) for d in WRITE_DEPTHS[fmt])
         raise ImageError(
             f"cannot write '{target}': {fmt} supports bit depth {depths}, not {bit_depth!r}; "
             "use .png or .tif/.tiff for 16-bit output"
         )
-    if fmt == "JPEG" and not (_is_positive_int(quality) and quality <= 100):
+    if fmt == "JPEG" and not (is_positive_int(quality) and quality <= 100):
         raise ImageError(f"cannot write '{target}': JPEG quality must be an integer from 1 to 100, not {quality!r}")
     return fmt
 
@@ -132,7 +132,7 @@ def _write_atomically(target: pathlib.Path, payload: bytes) -> None:
     try:
         tmp = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False)
     except OSError as exc:
-        raise ImageError(f"cannot write '{target}': {_one_line(exc.strerror or exc)}") from exc
+        raise ImageError(f"cannot write '{target}': {one_line(exc.strerror or exc)}") from exc
     try:
         with tmp:
             tmp.write(payload)
@@ -143,7 +143,7 @@ def _write_atomically(target: pathlib.Path, payload: bytes) -> None:
     except BaseException as exc:
         pathlib.Path(tmp.name).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise ImageError(f"cannot write '{target}': {_one_line(exc.strerror or exc)}") from exc
+            raise ImageError(f"cannot write '{target}': {one_line(exc.strerror or exc)}") from exc
         raise
 
 

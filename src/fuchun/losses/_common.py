@@ -45,4 +45,4 @@ def normalised_weights(weights: list[float] | None, n: int) -> list[float]:
 
 def blend(stats: list[torch.Tensor], weights: list[float] | None) -> torch.Tensor:
     """Weighted sum of per-style statistics (weights normalised to sum to 1)."""
-    return sum(s * w for s, w in zip(stats, normalised_weights(weights, len(stats))))
+    return sum(s * w for s, w in zip(stats, normalised_weights(weights, len(stats)), strict=True))

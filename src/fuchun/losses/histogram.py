@@ -38,11 +38,11 @@ def quantile_table(feats: list[torch.Tensor], weights: list[float] | None = None
     """
     flats = [flat(f)[0] for f in feats]  # each (C, M_i)
     w = normalised_weights(weights, len(flats))
-    flats, w = [f for f, wi in zip(flats, w) if wi > 0], [wi for wi in w if wi > 0]  # weight 0: no mass
+    flats, w = [f for f, wi in zip(flats, w, strict=True) if wi > 0], [wi for wi in w if wi > 0]  # weight 0: no mass
     if len(flats) == 1:
         return flats[0].sort(-1).values
     values = torch.cat(flats, -1)  # (C, ΣM)
-    mass = torch.cat([torch.full((f.shape[-1],), wi / f.shape[-1]) for f, wi in zip(flats, w)])
+    mass = torch.cat([torch.full((f.shape[-1],), wi / f.shape[-1]) for f, wi in zip(flats, w, strict=True)])
     order = values.argsort(-1)
     sorted_values = values.gather(-1, order)
     m = mass.to(values.device)[order]  # (C, ΣM)

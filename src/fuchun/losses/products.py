@@ -131,8 +131,8 @@ class _Shifted(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         h, w, offsets = ctx.geometry
         out = torch.zeros_like(x)
-        for xb, gb, ob in zip(x, grad, out):
-            for (s, wrap, count), e in zip(offsets, gb):
+        for xb, gb, ob in zip(x, grad, out, strict=True):
+            for (s, wrap, count), e in zip(offsets, gb, strict=True):
                 _add_shifted_grad(ob, xb, (e / count).to(x.dtype), s, wrap, h, w)
         return out, None, None, None, None
 

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from fuchun.config.options import Config
-from fuchun.errors import TraceError
+from fuchun.errors import TraceError, one_line
 from fuchun.io.write import to_pil
 from fuchun.report.base import Progress, Reporter, RunInfo
 from fuchun.report.plot import contact_sheet, loss_plot
@@ -141,11 +141,11 @@ class TraceReporter(Reporter):
                 weights_sha256=info.weights_sha256,
                 device=info.device,
                 precision=info.precision,
-                scales=[{"size": list(s), "steps": n} for s, n in zip(info.sizes, info.steps)],
+                scales=[{"size": list(s), "steps": n} for s, n in zip(info.sizes, info.steps, strict=True)],
             )
         out.update(warnings=self.warnings, steps=self.records, total_time=round(time.perf_counter() - self.t0, 3))
         if error is not None:
-            out["error"] = " ".join(str(error).split()) or type(error).__name__
+            out["error"] = one_line(error) or type(error).__name__
         return out
 
     def plot(self) -> Image.Image:

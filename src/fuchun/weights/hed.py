@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from fuchun.architectures import conv_names
-from fuchun.weights.files import WeightsError, save_atomic, validate_state_dict
+from fuchun.errors import WeightsError
+from fuchun.weights.files import save_atomic, validate_state_dict
 
 
 def _hed_group(conv: str) -> str:

