@@ -182,3 +182,19 @@ def article_command(ns: argparse.Namespace, options: dict) -> int:
     if not quiet:
         print(f"fuchun: wrote {output}", file=sys.stderr)
     return 0
+
+
+def studio_command(ns: argparse.Namespace) -> int:
+    """Start the studio, print its URL, serve until Ctrl-C."""
+    from fuchun.errors import UsageError
+
+    try:
+        import gradio  # noqa: F401 - the optional extra
+    except ImportError:
+        raise UsageError('the studio needs its extra: pip install "fuchun[studio]"') from None
+    from fuchun.studio.server import parse_auth, serve
+
+    server = serve(host=ns.host, port=ns.port, auth=parse_auth(ns.auth))
+    print(f"fuchun studio: {server.url}", flush=True)
+    server.wait()
+    return 0
