@@ -39,6 +39,8 @@ class StudioProcess:
     def __init__(self, *args: str) -> None:
         self.port = free_port()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if (os.cpu_count() or 1) <= 2:  # as in conftest: two threads stall each other on two shared cores
+            env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fuchun.cli", "studio", "--port", str(self.port), *args],
             stdout=subprocess.PIPE,

@@ -24,6 +24,8 @@ from fuchun.studio.runner import Frame, Snapshot
 from fuchun.studio.service import Request, Result, Studio, Upload, largest_side
 from fuchun.studio.settings import MAX_STYLES, Settings
 
+UI = {"api_visibility": "undocumented"}  # events of the page alone; the API is ticket, render, stop, status
+
 
 def progress_html(s: Snapshot) -> str:
     """The progress bar and its line: scale, step, losses, time left."""
@@ -178,15 +180,17 @@ def build_app(studio: Studio) -> gr.Blocks:
     h = Handlers(studio, page)
     controls = page.control_list()
     with page.blocks:
-        page.photo.change(h.photo_changed, [page.photo, *controls], [page.painter, page.notice, page.largest])
-        page.paintings.change(h.paintings_changed, page.paintings, [page.thumbs, page.notice, *page.controls["blend"]])
+        page.photo.change(h.photo_changed, [page.photo, *controls], [page.painter, page.notice, page.largest], **UI)
+        page.paintings.change(
+            h.paintings_changed, page.paintings, [page.thumbs, page.notice, *page.controls["blend"]], **UI
+        )
         for name in ("preset", "precision", "device", "mode"):
-            page.controls[name].change(h.settings_changed, [page.photo, *controls], page.largest, queue=False)
+            page.controls[name].change(h.settings_changed, [page.photo, *controls], page.largest, queue=False, **UI)
         page.controls["mode"].change(
-            h.mode_changed, page.controls["mode"], [page.controls["steps"], page.controls["init"]]
+            h.mode_changed, page.controls["mode"], [page.controls["steps"], page.controls["init"]], **UI
         )
         for i, button in enumerate(page.examples):
-            button.click(lambda i=i: h.example(i), None, [page.photo, page.paintings])
+            button.click(lambda i=i: h.example(i), None, [page.photo, page.paintings], **UI)
         outputs = [page.preview, page.progress, page.plot, page.notice, page.downloads, page.command]
         page.start.click(studio.ticket, None, page.ticket, queue=False, api_name="ticket").then(
             h.render,
@@ -198,12 +202,12 @@ def build_app(studio: Studio) -> gr.Blocks:
         )
         page.stop.click(h.stop, page.ticket, page.notice, queue=False, api_name="stop")
         page.gallery.select(
-            h.restore, page.visits, [*controls, page.preview, page.downloads, page.command, page.notice]
+            h.restore, page.visits, [*controls, page.preview, page.downloads, page.command, page.notice], **UI
         )
-        page.timer.tick(h.board, None, page.board, queue=False, api_visibility="private")
+        page.timer.tick(h.board, None, page.board, queue=False, **UI)
         gr.api(status_api(studio), api_name="status", queue=False)
-        page.blocks.load(h.board, None, page.board, queue=False)
-        page.blocks.load(h.settings_changed, [page.photo, *controls], page.largest, queue=False)
+        page.blocks.load(h.board, None, page.board, queue=False, **UI)
+        page.blocks.load(h.settings_changed, [page.photo, *controls], page.largest, queue=False, **UI)
     return page.blocks
 
 

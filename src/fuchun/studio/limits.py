@@ -75,9 +75,10 @@ def _check_header(path: str | os.PathLike, limits: Limits, *, role: str, shown: 
             with Image.open(path, formats=sorted(ALLOWED_FORMATS)) as img:
                 w, h = img.size
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
-        accepted = ", ".join(sorted(ALLOWED_FORMATS))
-        why = "not an image" if isinstance(exc, UnidentifiedImageError) else "a damaged image"
-        raise ImageError(f"{role} '{shown}' is {why} (accepted: {accepted})") from None
+        if isinstance(exc, UnidentifiedImageError):
+            accepted = ", ".join(sorted(ALLOWED_FORMATS))
+            raise ImageError(f"{role} '{shown}' is not an image (accepted: {accepted})") from None
+        raise ImageError(f"{role} '{shown}' is damaged or truncated") from None
     if w * h > limits.upload_pixels:
         raise ImageError(
             f"{role} '{shown}' has {w}x{h} = {w * h / 1e6:.0f} megapixels; the studio accepts up to "

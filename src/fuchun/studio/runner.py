@@ -183,12 +183,12 @@ class RenderJob:
             if not self.thread.is_alive():
                 break
             self.reporter.changed.clear()
-            if time.monotonic() - last_plot >= plot_interval and self.trace.records:
+            if self.reporter.enabled and time.monotonic() - last_plot >= plot_interval and self.trace.records:
                 plot, last_plot = self.plot(), time.monotonic()
             yield Frame(self.reporter.snapshot, self.reporter.preview, plot)
             time.sleep(interval)
         self.thread.join()
-        plot = self.plot() if self.trace.records else None
+        plot = self.plot() if self.reporter.enabled and self.trace.records else None
         yield Frame(self.reporter.snapshot, self.reporter.preview, plot, self.outcome)
 
     def plot(self) -> Image.Image:
