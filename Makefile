@@ -6,13 +6,13 @@ TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 EXAMPLES = src/fuchun/examples
 
-.PHONY: install weights demo test bench clean
+.PHONY: install weights demo studio test bench clean
 
 $(BIN)/fuchun: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,studio]"
 	touch $@
 
 install: $(BIN)/fuchun
@@ -22,6 +22,9 @@ weights: install
 
 demo: weights
 	$(BIN)/fuchun stylize $(EXAMPLES)/tubingen.jpg $(EXAMPLES)/starry-night.jpg -o demo.png --size 256
+
+studio: weights
+	$(BIN)/fuchun studio
 
 test: weights
 	$(BIN)/python -m pytest -q

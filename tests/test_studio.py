@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 import shlex
 import threading
 
@@ -24,6 +25,8 @@ from fuchun.studio.runner import PreviewReporter, time_left
 from fuchun.studio.server import parse_auth
 from fuchun.studio.service import Request, Studio, Upload
 from fuchun.studio.settings import BRUSH_COLOURS, STYLE_WEIGHTS, Settings, strength_options
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "src" / "fuchun" / "examples"
 
 
 @pytest.mark.parametrize("mode", list(MODE_DEFAULTS))
@@ -199,3 +202,19 @@ def test_stop_before_the_start_and_unknown_tickets(tmp_path):
 
 def test_settings_fields_cover_the_page():
     assert Settings.names()[-1] == "blend" and len(Settings().values()) == len(dataclasses.fields(Settings)) + 3
+
+
+@pytest.mark.weights
+@pytest.mark.parametrize("mode", ["texture", "reconstruct"])
+def test_texture_and_reconstruction_through_the_studio(mode, tmp_path, real_weights):
+    studio = Studio(workdir=tmp_path)
+    request = Request(
+        dataclasses.replace(Settings.for_mode(mode), size=64, steps=2),
+        Upload(str(EXAMPLES / "tubingen.jpg"), "tubingen.jpg"),
+        [Upload(str(EXAMPLES / "starry-night.jpg"), "starry-night.jpg")],
+    )
+    *_frames, result = list(studio.run(studio.ticket(), request))
+    assert not result.failed, result.message
+    assert result.message.startswith("done") and max(result.picture.shape[:2]) == 64
+    assert [p.name for p in result.files] == ["result.png", "result-16bit.png", "result.jpg", "fuchun-run.zip"]
+    assert result.command.startswith(f"fuchun {mode} ")

@@ -7,8 +7,11 @@ screenshot of the studio in the middle of a run (docs/studio.png).
 from __future__ import annotations
 
 import io
+import json
 import pathlib
 import time
+import urllib.error
+import urllib.request
 import zipfile
 
 import numpy as np
@@ -123,6 +126,9 @@ def test_upload_run_preview_download(page):
     image.verify()
     assert Image.open(io.BytesIO(data)).size == (128, 96)
     assert "fuchun stylize" in page.locator("#command textarea").input_value()
+    set_number(page, "size", 64)  # the gallery gives a picture's settings back
+    page.locator("#gallery img").first.click()
+    page.wait_for_function("document.querySelector('#size input[type=number]').value === '128'")
 
 
 def test_stop_keeps_the_partial_picture(page):
@@ -174,3 +180,48 @@ def test_painted_mask_changes_the_result_where_painted(page):
     photo = Image.open(EXAMPLES / "tubingen.jpg").convert("RGB").resize(result.shape[1::-1], Image.LANCZOS)
     change = np.abs(result - np.asarray(photo, dtype=np.float32)).mean(-1)
     assert change[painted].mean() > 2 * change[~painted].mean(), (change[painted].mean(), change[~painted].mean())
+
+
+def http_get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_no_server_path_is_readable_through_the_app(server, real_weights):
+    """Only the app's own uploads and results are served: not /etc, the repo, the weights or the job folders."""
+    body, boundary = _multipart("probe.png", (EXAMPLES / "tubingen.jpg").read_bytes())
+    request = urllib.request.Request(
+        server.url + "gradio_api/upload",
+        data=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        uploaded = pathlib.Path(json.loads(response.read())[0])
+    gradio_dir = next(p for p in uploaded.parents if p.name == "gradio")
+    workdir = gradio_dir.parent
+    assert http_get(f"{server.url}gradio_api/file={uploaded}")[0] == 200  # the probe can tell served from refused
+    secrets = [
+        pathlib.Path("/etc/passwd"),
+        ROOT / "pyproject.toml",
+        ROOT / "src" / "fuchun" / "studio" / "server.py",
+        workdir / "examples" / "tubingen.jpg",  # the studio's own folder, outside Gradio's upload folder
+        pathlib.Path(real_weights.path),
+    ]
+    sneaky = [f"{gradio_dir}/../../../../etc/passwd", f"{uploaded.parent}/%2e%2e/%2e%2e/%2e%2e/etc/passwd"]
+    for target in [*map(str, secrets), *sneaky]:
+        for route in ("gradio_api/file=", "file=", "gradio_api/file/"):
+            status, data = http_get(server.url + route + target)
+            assert status in (403, 404), (route, target, status)
+            assert b"root:" not in data and b"[project]" not in data
+
+
+def _multipart(name: str, data: bytes) -> tuple[bytes, str]:
+    boundary = "fuchun-test-boundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), boundary

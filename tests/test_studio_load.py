@@ -20,9 +20,9 @@ import pytest
 
 pytest.importorskip("gradio", reason="the studio extra: pip install 'fuchun[studio]'")
 from gradio_client import Client, handle_file  # noqa: E402
-from studio_support import studio_server  # noqa: E402
 
 from fuchun.studio.settings import Settings  # noqa: E402
+from studio_support import studio_server  # noqa: E402
 
 pytestmark = pytest.mark.weights
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "src" / "fuchun" / "examples"
@@ -45,7 +45,7 @@ def one_job(url: str, index: int) -> dict:
     """A visitor: get a ticket, submit a tiny render, wait for its result; what it saw."""
     client = Client(url, verbose=False)
     client.predict(api_name="/ticket")
-    settings = Settings(size=48, steps=3, seed=index)
+    settings = Settings(size=64, steps=3, seed=index)
     job = client.submit(
         handle_file(str(EXAMPLES / "tubingen.jpg")),
         [handle_file(str(EXAMPLES / "starry-night.jpg"))],
@@ -103,5 +103,6 @@ def test_twenty_clients_share_one_device():
     assert final["most_at_once"] == 1, "two renders ran at once on one device"
     assert max(b["waiting"] for b, _ in answers) > 0, "no job ever waited: the queue was not exercised"
     assert busy and max(busy) < 1.0, f"a status request took {max(busy):.2f} s while rendering"
-    assert max(rss) < rss[0] + 1024, f"server memory grew from {rss[0]:.0f} to {max(rss):.0f} MiB"
+    half = len(rss) // 2  # the first jobs load the network; after that memory must not keep growing
+    assert max(rss[half:]) < max(rss[:half]) + 256, f"server memory grew: {max(rss[:half]):.0f} -> {max(rss):.0f} MiB"
     assert "Traceback" not in log, log

@@ -19,7 +19,7 @@ import gradio as gr
 
 from fuchun.errors import FuchunError
 from fuchun.studio.layout import EXAMPLES, Page, build_page
-from fuchun.studio.limits import check_upload
+from fuchun.studio.limits import check_upload, picture_size
 from fuchun.studio.runner import Frame, Snapshot
 from fuchun.studio.service import Request, Result, Studio, Upload, largest_side
 from fuchun.studio.settings import MAX_STYLES, Settings
@@ -95,14 +95,9 @@ class Handlers:
         return f"largest for this machine: **{min(side, self.studio.limits.output_side)} px**"
 
     def settings_changed(self, photo: Any, *values: Any) -> str:
+        """The largest size again, for new settings (the photo's shape read from its header)."""
         upload = _upload(photo)
-        aspect = None
-        if upload is not None:
-            try:
-                image = check_upload(upload.path, self.studio.limits, role="the photo", name=upload.name)
-                aspect = (image.shape[-1], image.shape[-2])
-            except FuchunError:
-                aspect = None
+        aspect = None if upload is None else picture_size(upload.path)
         return self.largest_text(Settings.from_values(list(values)), aspect)
 
     def mode_changed(self, mode: str):
@@ -212,7 +207,7 @@ def build_app(studio: Studio) -> gr.Blocks:
 
 
 def status_api(studio: Studio):
-    def status() -> dict:
+    async def status() -> dict:  # on the event loop itself: it answers while a render holds the threads
         """The board: renders running, tickets waiting, runs done, most renders ever at once."""
         return studio.status()
 

@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from fuchun.errors import ImageError, UsageError
 from fuchun.io.read import ALLOWED_FORMATS, MIN_SIDE, read_image
@@ -65,6 +65,17 @@ def check_upload(path: str | os.PathLike, limits: Limits, *, role: str, name: st
     except ImageError as exc:
         reason = str(exc).split("': ", 1)[-1]  # drop "cannot read image '<server path>'"
         raise ImageError(f"{role} '{shown}' cannot be used: {reason}") from None
+
+
+def picture_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(W, H) of an image file as it will be shown (EXIF rotation applied), from its header alone."""
+    try:
+        with Image.open(path, formats=sorted(ALLOWED_FORMATS)) as img:
+            w, h = img.size
+            rotated = img.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        return None
+    return (h, w) if rotated else (w, h)
 
 
 def _check_header(path: str | os.PathLike, limits: Limits, *, role: str, shown: str) -> None:

@@ -74,6 +74,7 @@ class PreviewReporter(Reporter):
         self.preview: np.ndarray | None = None
         self.warnings: list[str] = []
         self.changed = threading.Event()
+        self.seconds = 0.0  # spent taking previews, on the run's own thread
 
     def start(self, info: RunInfo) -> None:
         self.info = info
@@ -92,7 +93,9 @@ class PreviewReporter(Reporter):
             time_left(progress, self.info),
         )
         if self.enabled and (progress.step % self.every == 0 or progress.step == 1):
+            t0 = time.perf_counter()
             self.preview = preview_array(progress.image)
+            self.seconds += time.perf_counter() - t0
         self.changed.set()
 
     def warning(self, message: str) -> None:
@@ -120,6 +123,7 @@ class Frame:
     preview: np.ndarray | None
     plot: Image.Image | None
     outcome: Outcome | None = None  # set on the last frame only
+    cost: float = 0.0  # seconds spent so far on previews and loss curves (benchmarks/studio_preview.py)
 
 
 class RenderJob:
@@ -146,6 +150,7 @@ class RenderJob:
             extra={"bit_depth": 8, "style_blend": blend},
         )
         self.outcome: Outcome | None = None
+        self.plot_seconds = 0.0  # spent drawing loss curves for the page
         self.thread = threading.Thread(target=self._run, name="fuchun-render", daemon=True)
 
     def start(self) -> RenderJob:
@@ -185,12 +190,19 @@ class RenderJob:
             self.reporter.changed.clear()
             if self.reporter.enabled and time.monotonic() - last_plot >= plot_interval and self.trace.records:
                 plot, last_plot = self.plot(), time.monotonic()
-            yield Frame(self.reporter.snapshot, self.reporter.preview, plot)
+            yield Frame(self.reporter.snapshot, self.reporter.preview, plot, cost=self.cost)
             time.sleep(interval)
         self.thread.join()
         plot = self.plot() if self.reporter.enabled and self.trace.records else None
-        yield Frame(self.reporter.snapshot, self.reporter.preview, plot, self.outcome)
+        yield Frame(self.reporter.snapshot, self.reporter.preview, plot, self.outcome, cost=self.cost)
+
+    @property
+    def cost(self) -> float:
+        return self.reporter.seconds + self.plot_seconds
 
     def plot(self) -> Image.Image:
         """The loss curve so far, small enough for the page."""
-        return self.trace.plot().resize(PLOT_SIZE, Image.Resampling.LANCZOS)
+        t0 = time.perf_counter()
+        image = self.trace.plot().resize(PLOT_SIZE, Image.Resampling.LANCZOS)
+        self.plot_seconds += time.perf_counter() - t0
+        return image

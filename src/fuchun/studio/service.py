@@ -160,12 +160,13 @@ class Studio:
         try:
             job.start()
             for frame in job.frames():
-                if frame.outcome is None:
-                    yield frame
-                else:
-                    yield frame
+                yield frame
+                if frame.outcome is not None:
                     yield self.finish(job, frame.outcome, command, settings)
         finally:
+            if job.thread.is_alive():  # the visitor left mid-run: end it before the next one starts
+                job.reporter.stop.set()
+                job.thread.join()
             with self.lock:
                 self.rendering -= 1
                 self.finished += 1
