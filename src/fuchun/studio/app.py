@@ -117,8 +117,10 @@ class Handlers:
         )
         p = self.page
         for item in self.studio.run(token, request):
-            if isinstance(item, Frame):
-                yield {p.preview: item.preview, p.progress: progress_html(item.snapshot), p.plot: item.plot}
+            if isinstance(item, Frame):  # only what changed: an unchanged picture is not sent again
+                update = {p.progress: progress_html(item.snapshot)}
+                update.update({c: v for c, v in ((p.preview, item.preview), (p.plot, item.plot)) if v is not None})
+                yield update
             else:
                 yield self.result_updates(item, visits)
 

@@ -131,7 +131,7 @@ def controls_column(c: dict[str, Any], limits: Limits) -> dict[str, Any]:
 def picture_column() -> dict[str, Any]:
     """The live picture, progress, loss curve, downloads, command line and this visit's gallery."""
     out: dict[str, Any] = {}
-    out["preview"] = gr.Image(label="Picture", interactive=False, format="png", elem_id="preview", height=420)
+    out["preview"] = gr.Image(label="Picture", interactive=False, format="jpeg", elem_id="preview", height=420)
     out["progress"] = gr.HTML(elem_id="progress")
     out["notice"] = gr.Markdown(elem_id="notice")
     out["plot"] = gr.Image(label="Loss", interactive=False, elem_id="loss", height=220)

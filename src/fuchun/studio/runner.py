@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from fuchun.api import make_config, render
@@ -29,14 +30,20 @@ from fuchun.studio.files import JobFiles
 log = logging.getLogger("fuchun.studio")
 
 PREVIEW_EVERY = 2  # steps between two previews taken from the run
-FRAME_INTERVAL = 0.25  # seconds: the page gets at most this many updates per second
-PLOT_INTERVAL = 1.0  # seconds between two redraws of the loss curve
+PREVIEW_SIDE = 1024  # longest side of a preview (the result itself is full size)
+FRAME_INTERVAL = 0.5  # seconds: the page gets at most two updates a second
+PLOT_INTERVAL = 2.0  # seconds between two redraws of the loss curve
 PLOT_SIZE = (640, 360)
 
 
-def preview_array(image: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) in [0, 1] on any device -> (H, W, 3) uint8 on the CPU."""
-    pixels = (image[0].detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+def preview_array(image: torch.Tensor, *, max_side: int | None = None) -> np.ndarray:
+    """(1, 3, H, W) in [0, 1] on any device -> (H, W, 3) uint8 on the CPU, shrunk to ``max_side``."""
+    image = image.detach().float()
+    h, w = image.shape[-2:]
+    if max_side is not None and max(h, w) > max_side:  # shrink on the device: less to copy and encode
+        k = max_side / max(h, w)
+        image = F.interpolate(image, size=(max(1, round(h * k)), max(1, round(w * k))), mode="area")
+    pixels = (image[0].clamp(0, 1) * 255).round().to(torch.uint8)
     return pixels.permute(1, 2, 0).cpu().numpy()  # (3, H, W) -> (H, W, 3)
 
 
@@ -74,7 +81,8 @@ class PreviewReporter(Reporter):
         self.preview: np.ndarray | None = None
         self.warnings: list[str] = []
         self.changed = threading.Event()
-        self.seconds = 0.0  # spent taking previews, on the run's own thread
+        self.preview_step = 0  # the step the preview shows
+        self.seconds = 0.0  # CPU time spent taking previews, on the run's own thread
 
     def start(self, info: RunInfo) -> None:
         self.info = info
@@ -93,9 +101,10 @@ class PreviewReporter(Reporter):
             time_left(progress, self.info),
         )
         if self.enabled and (progress.step % self.every == 0 or progress.step == 1):
-            t0 = time.perf_counter()
-            self.preview = preview_array(progress.image)
-            self.seconds += time.perf_counter() - t0
+            t0 = time.thread_time()
+            self.preview = preview_array(progress.image, max_side=PREVIEW_SIDE)
+            self.preview_step = progress.step
+            self.seconds += time.thread_time() - t0
         self.changed.set()
 
     def warning(self, message: str) -> None:
@@ -150,7 +159,7 @@ class RenderJob:
             extra={"bit_depth": 8, "style_blend": blend},
         )
         self.outcome: Outcome | None = None
-        self.plot_seconds = 0.0  # spent drawing loss curves for the page
+        self.plot_seconds = 0.0  # CPU time spent drawing loss curves for the page
         self.thread = threading.Thread(target=self._run, name="fuchun-render", daemon=True)
 
     def start(self) -> RenderJob:
@@ -181,16 +190,21 @@ class RenderJob:
             self.reporter.changed.set()
 
     def frames(self, *, interval: float = FRAME_INTERVAL, plot_interval: float = PLOT_INTERVAL) -> Iterator[Frame]:
-        """Frames while the run goes (at most one per ``interval`` s), then the last one with the outcome."""
-        last_plot, plot = 0.0, None
+        """Frames while the run goes (at most one per ``interval`` s), then the last one with the outcome.
+
+        A frame's preview and plot are None when they have not changed since the frame before."""
+        last_plot, shown = 0.0, 0
         while self.thread.is_alive():
             self.reporter.changed.wait(interval)
             if not self.thread.is_alive():
                 break
             self.reporter.changed.clear()
+            plot = None
             if self.reporter.enabled and time.monotonic() - last_plot >= plot_interval and self.trace.records:
                 plot, last_plot = self.plot(), time.monotonic()
-            yield Frame(self.reporter.snapshot, self.reporter.preview, plot, cost=self.cost)
+            preview = self.reporter.preview if self.reporter.preview_step != shown else None
+            shown = self.reporter.preview_step
+            yield Frame(self.reporter.snapshot, preview, plot, cost=self.cost)
             time.sleep(interval)
         self.thread.join()
         plot = self.plot() if self.reporter.enabled and self.trace.records else None
@@ -202,7 +216,7 @@ class RenderJob:
 
     def plot(self) -> Image.Image:
         """The loss curve so far, small enough for the page."""
-        t0 = time.perf_counter()
-        image = self.trace.plot().resize(PLOT_SIZE, Image.Resampling.LANCZOS)
-        self.plot_seconds += time.perf_counter() - t0
+        t0 = time.thread_time()
+        image = self.trace.plot(size=PLOT_SIZE)
+        self.plot_seconds += time.thread_time() - t0
         return image
