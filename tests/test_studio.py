@@ -218,3 +218,21 @@ def test_texture_and_reconstruction_through_the_studio(mode, tmp_path, real_weig
     assert result.message.startswith("done") and max(result.picture.shape[:2]) == 64
     assert [p.name for p in result.files] == ["result.png", "result-16bit.png", "result.jpg", "fuchun-run.zip"]
     assert result.command.startswith(f"fuchun {mode} ")
+
+
+def test_studio_without_its_extra_is_one_error_line(monkeypatch, capsys):
+    from fuchun.cli.parser import main
+
+    monkeypatch.setitem(__import__("sys").modules, "gradio", None)  # as if not installed
+    assert main(["studio", "--port", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ['fuchun: error: the studio needs its extra: pip install "fuchun[studio]"']
+
+
+def test_studio_help_names_its_options(capsys):
+    from fuchun.cli.parser import main
+
+    with pytest.raises(SystemExit):
+        main(["studio", "--help"])
+    out = capsys.readouterr().out
+    assert "--host" in out and "--port" in out and "--auth USER:PASS" in out

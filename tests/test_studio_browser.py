@@ -6,11 +6,13 @@ screenshot of the studio in the middle of a run (docs/studio.png).
 
 from __future__ import annotations
 
+import http.cookiejar
 import io
 import json
 import pathlib
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 
@@ -225,3 +227,21 @@ def _multipart(name: str, data: bytes) -> tuple[bytes, str]:
         "Content-Type: image/jpeg\r\n\r\n"
     ).encode()
     return head + data + f"\r\n--{boundary}--\r\n".encode(), boundary
+
+
+def test_auth_asks_for_a_login():
+    with studio_server("--auth", "ada:lovelace") as srv:
+        ask = urllib.request.Request(srv.url + "gradio_api/run/status", data=b'{"data": []}', method="POST")
+        ask.add_header("Content-Type", "application/json")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(ask, timeout=30)
+        assert refused.value.code in (401, 403)
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        form = urllib.parse.urlencode({"username": "ada", "password": "wrong"}).encode()
+        with pytest.raises(urllib.error.HTTPError):
+            opener.open(srv.url + "login", data=form, timeout=30)
+        form = urllib.parse.urlencode({"username": "ada", "password": "lovelace"}).encode()
+        opener.open(srv.url + "login", data=form, timeout=30)
+        with opener.open(ask, timeout=30) as response:
+            assert json.loads(response.read())["data"][0]["rendering"] == 0

@@ -89,7 +89,7 @@ def _check_header(path: str | os.PathLike, limits: Limits, *, role: str, shown: 
         if isinstance(exc, UnidentifiedImageError):
             accepted = ", ".join(sorted(ALLOWED_FORMATS))
             raise ImageError(f"{role} '{shown}' is not an image (accepted: {accepted})") from None
-        raise ImageError(f"{role} '{shown}' is damaged or truncated") from None
+        raise ImageError(f"{role} '{shown}' is a damaged or truncated image") from None
     if w * h > limits.upload_pixels:
         raise ImageError(
             f"{role} '{shown}' has {w}x{h} = {w * h / 1e6:.0f} megapixels; the studio accepts up to "
