@@ -183,6 +183,8 @@ def test_requests_missing_inputs_get_a_sentence(tmp_path):
         (Request(Settings(), Upload(str(photo), "p.png")), "needs at least one painting"),
         (Request(Settings(mode="texture")), "needs at least one painting"),
         (Request(Settings(size=5000), Upload(str(photo), "p.png"), [Upload(str(photo), "p.png")]), "limit"),
+        (Request(Settings(seed=None), Upload(str(photo), "p.png"), [Upload(str(photo), "p.png")]), "need values"),
+        (Request(Settings(tv_weight=-1.0), Upload(str(photo), "p.png"), [Upload(str(photo), "p.png")]), "negative"),
     ]
     for request, words in cases:
         (result,) = list(studio.run(studio.ticket(), request))

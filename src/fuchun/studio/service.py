@@ -180,7 +180,7 @@ class Studio:
         job.trace.finish(image=outcome.image)
         files.append(job.files.write_bundle(command))
         w, h = outcome.image.shape[-1], outcome.image.shape[-2]
-        message = f"{outcome.message}: {w}x{h} px" + "".join(f"; {w}" for w in job.reporter.warnings)
+        message = f"{outcome.message}: {w}x{h} px" + "".join(f"; {text}" for text in job.reporter.warnings)
         picture = preview_array(outcome.image[None])
         return Result(message, picture=picture, files=files, command=command, settings=settings)
 
@@ -197,23 +197,15 @@ class Studio:
         ref = content if content is not None else checked[0]
         largest = largest_side(settings, (ref.shape[-1], ref.shape[-2]))
         limits.check_output(side=int(settings.size), steps=int(settings.steps), largest=largest)
-        files = JobFiles.create(self.workdir)
         options = settings.options()
-        names: dict[str, Any] = {}
+        if request.init is not None:
+            check_upload(request.init.path, limits, role="the start image", name=request.init.name)
+        files = JobFiles.create(self.workdir)
         if content is not None:
             files.content = files.add(request.content.path, request.content.name, prefix="photo")
         files.styles = [files.add(s.path, s.name, prefix=f"painting-{i}") for i, s in enumerate(styles, 1)]
-        if request.init is not None:
-            check_upload(request.init.path, limits, role="the start image", name=request.init.name)
-            files.init = files.add(request.init.path, request.init.name, prefix="start")
-            options["init"], names["init"] = str(files.init), files.init.name
-        masks = (
-            painted_masks(request.editor, n_styles=len(styles)) if mode == "stylize" and content is not None else None
-        )
-        if masks is not None:
-            paths = files.add_masks(mask_images(masks))
-            options["masks"], names["masks"] = tuple(str(p) for p in paths), tuple(p.name for p in paths)
-        blend = _blend(settings, len(styles), masked=masks is not None)
+        names = _add_extras(files, request, options, painted=mode == "stylize" and content is not None)
+        blend = _blend(settings, len(styles), masked="masks" in options)
         job = RenderJob(mode, options, files, stop=stop, blend=blend, preview=preview)
         command = command_line(
             mode,
@@ -223,6 +215,21 @@ class Studio:
             blend=blend,
         )
         return job, command
+
+
+def _add_extras(files: JobFiles, request: Request, options: dict[str, Any], *, painted: bool) -> dict[str, Any]:
+    """Copy the start image and save the painted masks into the job; set their options.
+
+    Returns the same options with the files' names, for the command line."""
+    names: dict[str, Any] = {}
+    if request.init is not None:
+        files.init = files.add(request.init.path, request.init.name, prefix="start")
+        options["init"], names["init"] = str(files.init), files.init.name
+    masks = painted_masks(request.editor, n_styles=len(files.styles)) if painted else None
+    if masks is not None:
+        paths = files.add_masks(mask_images(masks))
+        options["masks"], names["masks"] = tuple(str(p) for p in paths), tuple(p.name for p in paths)
+    return names
 
 
 def _check_inputs(mode: str, request: Request) -> None:

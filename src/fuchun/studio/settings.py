@@ -13,6 +13,7 @@ from typing import Any
 
 from fuchun.config.options import MODE_DEFAULTS, Config
 from fuchun.config.presets import preset
+from fuchun.errors import UsageError
 
 MODES = tuple(MODE_DEFAULTS)
 MAX_STYLES = 4  # style slots in the page: one blend slider and one brush colour each
@@ -85,7 +86,15 @@ class Settings:
         return [getattr(self, n) for n in self.names()[:-1]] + list(self.blend)
 
     def options(self) -> dict[str, Any]:
-        """The Config options of this run that differ from ``mode``'s defaults (checked by Config)."""
+        """The Config options of this run that differ from ``mode``'s defaults (checked by Config).
+
+        UsageError on what the page lets through but a run cannot take (a blank seed, a
+        negative weight)."""
+        if self.seed is None or self.size is None or self.steps is None:
+            raise UsageError("the seed, size and steps need values (whole numbers)")
+        negative = [w for w in WEIGHTS if getattr(self, w) is not None and getattr(self, w) < 0]
+        if negative or self.strength < 0:
+            raise UsageError(f"weights cannot be negative: {', '.join(negative) or 'strength'}")
         wanted: dict[str, Any] = {
             "preset": self.preset,
             "size": int(self.size),
