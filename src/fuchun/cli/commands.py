@@ -188,10 +188,10 @@ def studio_command(ns: argparse.Namespace) -> int:
     """Start the studio, print its URL, serve until Ctrl-C."""
     from fuchun.errors import UsageError
 
-    try:
-        import gradio  # noqa: F401 - the optional extra
-    except ImportError:
-        raise UsageError('the studio needs its extra: pip install "fuchun[studio]"') from None
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:  # the optional extra (not imported here: serve() sets it up)
+        raise UsageError('the studio needs its extra: pip install "fuchun[studio]"')
     from fuchun.studio.server import parse_auth, serve
 
     server = serve(host=ns.host, port=ns.port, auth=parse_auth(ns.auth))
