@@ -214,9 +214,11 @@ def test_texture_and_reconstruction_through_the_studio(mode, tmp_path, real_weig
         dataclasses.replace(Settings.for_mode(mode), size=64, steps=2),
         Upload(str(EXAMPLES / "tubingen.jpg"), "tubingen.jpg"),
         [Upload(str(EXAMPLES / "starry-night.jpg"), "starry-night.jpg")],
+        init=Upload(str(EXAMPLES / "fuchun-mountains.jpg"), "fuchun-mountains.jpg") if mode == "reconstruct" else None,
     )
     *_frames, result = list(studio.run(studio.ticket(), request))
     assert not result.failed, result.message
+    assert ("--init start-fuchun-mountains.jpg" in result.command) == (mode == "reconstruct")
     assert result.message.startswith("done") and max(result.picture.shape[:2]) == 64
     assert [p.name for p in result.files] == ["result.png", "result-16bit.png", "result.jpg", "fuchun-run.zip"]
     assert result.command.startswith(f"fuchun {mode} ")

@@ -76,7 +76,7 @@ def inputs_column(c: dict[str, Any]) -> dict[str, Any]:
     c["mode"] = gr.Radio(list(MODES), value=s.mode, label="Mode", elem_id="mode")
     out["photo"] = gr.File(label="Photo", file_types=["image"], elem_id="photo")
     out["paintings"] = gr.File(label="Paintings", file_count="multiple", file_types=["image"], elem_id="paintings")
-    out["thumbs"] = gr.Gallery(label="Paintings", columns=4, height=120, elem_id="thumbs", interactive=False)
+    out["thumbs"] = gr.Gallery(label="The paintings", columns=4, height=120, elem_id="thumbs", interactive=False)
     with gr.Row():
         out["examples"] = [gr.Button(label, size="sm", elem_classes="example") for label in EXAMPLES]
     c["blend"] = [
