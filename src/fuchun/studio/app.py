@@ -92,7 +92,9 @@ class Handlers:
             side = largest_side(settings, aspect or (1, 1))
         except (FuchunError, ValueError) as exc:
             return f"⚠ {exc}"
-        return f"largest for this machine: **{min(side, self.studio.limits.output_side)} px**"
+        cap = self.studio.limits.output_side
+        note = f" (this studio allows up to {cap} px)" if side > cap else ""
+        return f"largest for this machine: **{side} px**{note}"
 
     def settings_changed(self, photo: Any, *values: Any) -> str:
         """The largest size again, for new settings (the photo's shape read from its header)."""
