@@ -38,7 +38,7 @@ def server():
         pytest.fail(f"Chromium is needed at {CHROMIUM} (apt-get install chromium)")
     with studio_server() as srv:
         yield srv
-    assert "Traceback" not in srv.log, srv.log
+    assert "Traceback" not in srv.log, srv.log[srv.log.find("Traceback") - 2000 :][:6000]
 
 
 @pytest.fixture(scope="module")

@@ -186,9 +186,9 @@ def article_command(ns: argparse.Namespace, options: dict) -> int:
 
 def studio_command(ns: argparse.Namespace) -> int:
     """Start the studio, print its URL, serve until Ctrl-C."""
-    from fuchun.errors import UsageError
-
     import importlib.util
+
+    from fuchun.errors import UsageError
 
     if importlib.util.find_spec("gradio") is None:  # the optional extra (not imported here: serve() sets it up)
         raise UsageError('the studio needs its extra: pip install "fuchun[studio]"')
