@@ -33,11 +33,12 @@ TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     if not pathlib.Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is needed at {CHROMIUM} (apt-get install chromium)")
     with studio_server() as srv:
         yield srv
+    (tmp_path_factory.getbasetemp() / "studio-server.log").write_text(srv.log)  # kept for reading after a failure
     assert "Traceback" not in srv.log, srv.log[srv.log.find("Traceback") - 2000 :][:6000]
 
 
