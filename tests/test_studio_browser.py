@@ -117,7 +117,8 @@ def test_upload_run_preview_download(page):
         src = preview_src(page)
         if src and src not in seen:
             seen.append(src)
-        if not shot and len(seen) >= 3 and "step" in page.locator("#progress").inner_text():
+        step = page.evaluate("document.querySelector('#progress progress')?.value || 0")
+        if not shot and len(seen) >= 3 and step >= 16:  # far enough for the loss curve to have a few redraws
             page.screenshot(path=str(SCREENSHOT), full_page=False)
             shot = True
     if shot:  # the README's picture, in 256 colours to keep the repository small
