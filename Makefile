@@ -6,13 +6,13 @@ TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 EXAMPLES = src/fuchun/examples
 
-.PHONY: install weights demo lint test bench clean
+.PHONY: install weights demo studio lint test bench clean
 
 $(BIN)/fuchun: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,studio]"
 	touch $@
 
 install: $(BIN)/fuchun
@@ -26,6 +26,9 @@ demo: weights
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+
+studio: weights
+	$(BIN)/fuchun studio
 
 test: weights
 	$(BIN)/python -m pytest -q

@@ -36,3 +36,13 @@ def test_memory_benchmark_runs_at_a_tiny_size(real_weights):
     out = _run("memory.py", "--sizes", "96").strip().splitlines()
     assert any("lean (checkpointing)" in line and "planned" in line for line in out)
     assert float(out[-1]) > 0
+
+
+@pytest.mark.weights
+def test_studio_preview_benchmark_runs_at_a_tiny_size(real_weights):
+    out = _run("studio_preview.py", "--size", "64", "--steps", "6", "--repeats", "1", "--device", "cpu")
+    lines = out.strip().splitlines()
+    assert any(line.startswith("preview on") for line in lines) and any(
+        line.startswith("preview off") for line in lines
+    )
+    assert 0 < float(lines[-1]) < 1

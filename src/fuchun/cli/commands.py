@@ -198,3 +198,19 @@ def article_command(ns: argparse.Namespace, options: dict) -> int:
     if not quiet:
         print(f"fuchun: wrote {output}", file=sys.stderr)
     return 0
+
+
+def studio_command(ns: argparse.Namespace) -> int:
+    """Start the studio, print its URL, serve until Ctrl-C."""
+    import importlib.util
+
+    from fuchun.errors import UsageError
+
+    if importlib.util.find_spec("gradio") is None:  # the optional extra (not imported here: serve() sets it up)
+        raise UsageError('the studio needs its extra: pip install "fuchun[studio]"')
+    from fuchun.studio.server import parse_auth, serve
+
+    server = serve(host=ns.host, port=ns.port, auth=parse_auth(ns.auth))
+    print(f"fuchun studio: {server.url}", flush=True)
+    server.wait()
+    return 0

@@ -127,7 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--fetch", nargs="*", metavar="BACKBONE", help="fetch these backbones (default: vgg16)")
     _add_eval_parser(sub)
     _add_article_parser(sub)
+    _add_studio_parser(sub)
     return parser
+
+
+def _add_studio_parser(sub) -> None:
+    """The ``studio`` sub-command: the browser app (needs the studio extra)."""
+    text = "open the studio: a local web page to paint with fuchun (needs: pip install 'fuchun[studio]')"
+    s = sub.add_parser("studio", help=text, description=text)
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    s.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    s.add_argument("--auth", metavar="USER:PASS", help="ask visitors for this user name and password")
 
 
 def _add_article_parser(sub) -> None:
@@ -179,6 +189,8 @@ def _dispatch(ns: argparse.Namespace) -> int:
         return commands.weights_command(ns)
     if ns.command == "eval":
         return commands.eval_command(ns)
+    if ns.command == "studio":
+        return commands.studio_command(ns)
     if ns.command == "article":
         return commands.article_command(ns, config_options(ns))
     return commands.run_command(ns, config_options(ns))

@@ -148,17 +148,18 @@ class TraceReporter(Reporter):
             out["error"] = one_line(error) or type(error).__name__
         return out
 
-    def plot(self) -> Image.Image:
-        """The loss curves of the recorded steps."""
-        names = list(dict.fromkeys(k for r in self.records for k in r["terms"]))
-        curves = {n: [r["terms"].get(n) for r in self.records] for n in names}
-        curves["total"] = [r["loss"] for r in self.records]
+    def plot(self, *, size: tuple[int, int] = (960, 540)) -> Image.Image:
+        """The loss curves of the recorded steps (safe to call while the run goes on)."""
+        records = list(self.records)  # the run may append to it meanwhile
+        names = list(dict.fromkeys(k for r in records for k in r["terms"]))
+        curves = {n: [r["terms"].get(n) for r in records] for n in names}
+        curves["total"] = [r["loss"] for r in records]
         breaks, seen = [], set()
-        for r in self.records:
+        for r in records:
             if r["scale"] not in seen:
                 seen.add(r["scale"])
                 breaks.append((r["step"], f"scale {r['scale']} · {r['size'][0]}x{r['size'][1]}"))
-        return loss_plot([r["step"] for r in self.records], curves, breaks=breaks, title=self._title())
+        return loss_plot([r["step"] for r in records], curves, breaks=breaks, title=self._title(), size=size)
 
     def _title(self) -> str:
         info = self.info
