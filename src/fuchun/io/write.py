@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import pathlib
-import tempfile
 from collections.abc import Iterable
 
 import numpy as np
@@ -20,6 +19,7 @@ import torch
 from PIL import Image
 
 from fuchun.errors import ImageError
+from fuchun.io.atomic import write_atomic
 from fuchun.io.codec16 import png16_bytes, tiff16_bytes
 from fuchun.io.read import _WRITE_DEPTHS, WRITE_SUFFIXES, StrPath, _check_image_tensor, _is_positive_int, _one_line
 
@@ -125,27 +125,8 @@ def _encode(image: torch.Tensor, *, fmt: str, bit_depth: int, quality: int) -> b
 
 
 def _write_atomically(target: pathlib.Path, payload: bytes) -> None:
-    """Write ``payload`` to a temp file beside ``target``, then rename it into place."""
+    """Write ``payload`` to ``target`` through :func:`fuchun.io.atomic.write_atomic`, one error line on failure."""
     try:
-        tmp = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False)
+        write_atomic(target, payload)
     except OSError as exc:
         raise ImageError(f"cannot write '{target}': {_one_line(exc.strerror or exc)}") from exc
-    try:
-        with tmp:
-            tmp.write(payload)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp.name, 0o666 & ~_umask())
-        os.replace(tmp.name, target)
-    except BaseException as exc:
-        pathlib.Path(tmp.name).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ImageError(f"cannot write '{target}': {_one_line(exc.strerror or exc)}") from exc
-        raise
-
-
-def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
