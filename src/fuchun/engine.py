@@ -228,7 +228,15 @@ def _objective(net, cfg: Config, job: Job, size, machine: Machine, *, lean: bool
     styles = [_to_scale(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
     masks = masks_at_scale(job.masks, size, machine.device)
     return Objective(
-        net, cfg, content=content, styles=styles, blend=job.blend, masks=masks, autocast=machine.autocast, lean=lean
+        net,
+        cfg,
+        content=content,
+        styles=styles,
+        blend=job.blend,
+        masks=masks,
+        autocast=machine.autocast,
+        lean=lean,
+        grad_scale=machine.grad_scale,
     )
 
 

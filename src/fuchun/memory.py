@@ -34,7 +34,7 @@ from fuchun.losses.histogram import CHANNEL_CHUNK
 
 MARGIN = 1.1  # allocator slack and small buffers
 OVERHEAD_BYTES = 400 * 2**20  # weights (fp32 + bf16 copy), runtime, small tensors
-BYTES = {"fp32": 4, "bf16": 2}
+BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 
 
 MIN_HISTORY = 5  # the planner shrinks L-BFGS's history down to this before giving up
@@ -92,7 +92,7 @@ def estimate(
     kept, largest = _per_pixel(arch, deepest, precision=precision, checkpoint=checkpoint)
     # float32 copies of the Gram layers' maps (fuchun.losses.products): relu1_1 ... relu5_1
     # together hold just under twice relu1_1's 64 channels
-    shared = 2 * 64 * 4 if precision == "bf16" and not checkpoint else 0
+    shared = 2 * 64 * 4 if precision != "fp32" and not checkpoint else 0
     stats = shared + 64 * BYTES[precision]  # and one more gradient buffer of it than the backward's own
     chunk = CHANNEL_CHUNK * (BYTES[precision] + 8 + 4)  # copy, int64 ranks, matched values of one chunk
     hist = hist_channels * BYTES[precision] + chunk if hist_channels else 0  # the kept difference F − R
