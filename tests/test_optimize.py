@@ -70,7 +70,7 @@ def test_lbfgs_keeps_no_update_it_never_evaluated(steps):
     # with one evaluation left torch's L-BFGS still updates the pixels; that update went out unchecked
     start, seen = torch.rand(1, 3, 8, 8), []
     try:
-        out = optimise(_BlowUp(), start, steps=steps, on_step=lambda s, l, t, img: seen.append(img.clone()))
+        out = optimise(_BlowUp(), start, steps=steps, on_step=lambda s, loss, t, img: seen.append(img.clone()))
     except NonFiniteLoss as exc:  # the second evaluation sees the NaN pixels
         assert steps == 2 and torch.equal(exc.image, start)
         return
