@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fuchun.memory import MIN_HISTORY, MemoryPlanError, estimate, largest_side, plan
+from fuchun.memory import MIN_HISTORY, Loads, MemoryPlanError, estimate, largest_side, plan
 
-KW = dict(arch="vgg16", deepest="relu5_1", precision="bf16", optimizer="lbfgs", hist_channels=64)
+KW = dict(arch="vgg16", deepest="relu5_1", precision="bf16", optimizer="lbfgs")
 GiB = 2**30
 
 
@@ -28,7 +28,7 @@ def test_savings_reduce_the_estimate():
 
 def test_estimate_is_on_the_safe_side_of_measurements():
     # H100, Gatys evaluation only (no optimiser state): fp32 26 GB, bf16 21 GB at 4096x4096
-    gatys = dict(KW, hist_channels=0, optimizer="adam")
+    gatys = dict(KW, loads=Loads(hist=0, hist_widest=0, shift_widest=0), optimizer="adam")
     assert 26e9 <= estimate((4096, 4096), history=0, **{**gatys, "precision": "fp32"}) <= 1.5 * 26e9
     assert 21e9 <= estimate((4096, 4096), history=0, **gatys) <= 1.5 * 21e9
 

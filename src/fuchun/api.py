@@ -17,10 +17,12 @@ from fuchun.config.options import MODE_DEFAULTS, Config
 from fuchun.controls.colour import preserve_inputs, preserve_output
 from fuchun.controls.masks import load_masks
 from fuchun.engine import Job, run
+from fuchun.errors import Stopped
 from fuchun.features import VGGFeatures
 from fuchun.io.read import read_image
 from fuchun.io.write import to_pil
 from fuchun.report.base import Reporter
+from fuchun.resume import RunState
 
 ImageLike = Any  # str | os.PathLike | PIL.Image.Image | torch.Tensor
 
@@ -47,12 +49,15 @@ def render(
     style_blend: Sequence[float] | None = None,
     reporter: Reporter | None = None,
     net: VGGFeatures | None = None,
+    resume: RunState | None = None,
     **options: Any,
 ) -> torch.Tensor:
     """Run ``mode`` and return the picture as a (3, H, W) float tensor in [0, 1].
 
     ``preserve_colors`` changes the images the network sees and then the result
     (:mod:`fuchun.controls.colour`); ``masks`` are read here, one per style image (:mod:`fuchun.controls.masks`).
+    ``resume`` goes on from a stopped run (``Stopped.state``, or :func:`fuchun.resume.load_checkpoint`).
+    A run asked to stop raises :class:`fuchun.errors.Stopped` with the picture so far.
     """
     cfg = make_config(mode, **options)
     original = None if content is None else read_image(content)
@@ -61,7 +66,12 @@ def render(
     masks = load_masks(cfg.masks, n_styles=len(styles), blend=blend)
     shown, shown_styles = preserve_inputs(cfg.preserve_colors, original, styles)
     job = Job(content=shown, styles=shown_styles, blend=blend, masks=masks)
-    return preserve_output(cfg.preserve_colors, run(cfg, job, reporter, net=net), original)
+    try:
+        picture = run(cfg, job, reporter, net=net, resume=resume)
+    except Stopped as stop:
+        stop.image = preserve_output(cfg.preserve_colors, stop.image, original)
+        raise
+    return preserve_output(cfg.preserve_colors, picture, original)
 
 
 def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], **options: Any) -> PIL.Image.Image:

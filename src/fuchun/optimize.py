@@ -141,6 +141,9 @@ def _run_adam(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: in
         opt.step()
         with torch.no_grad():
             pixels.clamp_(0, 1)
+        if carry is not None:  # the live moments (no copy), for a checkpoint taken mid-scale
+            state = opt.state[pixels]
+            carry.step, carry.exp_avg, carry.exp_avg_sq = int(state["step"]), state["exp_avg"], state["exp_avg_sq"]
     state = opt.state.get(pixels)
     if carry is not None and state:
         carry.step = int(state["step"])

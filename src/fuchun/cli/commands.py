@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import pathlib
 import re
+import signal
 import sys
 
 from fuchun.api import render
+from fuchun.cli.resume import CheckpointWriter, absolute_inputs, resume_namespace
+from fuchun.errors import Stopped
 from fuchun.io.write import write_image
 from fuchun.optimize import NonFiniteLoss
 from fuchun.report.bar import BarReporter
@@ -35,8 +38,13 @@ def blend_weights(text: str) -> list[float]:
     return values
 
 
-def run_command(ns: argparse.Namespace, options: dict) -> int:
-    """Run stylize / texture / reconstruct and write the picture."""
+def run_command(ns: argparse.Namespace, options: dict, *, interrupts=None, resume=None) -> int:
+    """Run stylize / texture / reconstruct and write the picture (``resume``: go on from a RunState).
+
+    ``interrupts`` (:class:`fuchun.cli.interrupts.Interrupts`) asks the run to stop on a signal;
+    a stopped run writes its picture and a checkpoint and exits with 128 + the signal's number.
+    """
+    options = absolute_inputs(options)
     output = pathlib.Path(ns.output)
     inputs = [p for p in [getattr(ns, "content", None), *(getattr(ns, "style", None) or [])] if p]
     if "init" in options and pathlib.Path(options["init"]).exists():
@@ -48,15 +56,22 @@ def run_command(ns: argparse.Namespace, options: dict) -> int:
         raise ValueError(f"--style-blend has {len(blend)} weights for {len(ns.style)} style images")
     reporter = BarReporter(quiet=options.get("quiet", False), snapshot=_snapshot_writer(output, inputs, options))
     trace = _trace_reporter(ns, options, blend)
+    writer = CheckpointWriter(ns, inputs)
     try:
         image = render(
             ns.command,
             content=getattr(ns, "content", None),
             style=getattr(ns, "style", None),
             style_blend=blend,
-            reporter=reporter if trace is None else MultiReporter(reporter, trace),
+            reporter=MultiReporter(*(r for r in (reporter, trace, interrupts, writer) if r is not None)),
+            resume=resume,
             **options,
         )
+    except Stopped as stop:
+        reporter.close()
+        writer.stopped(stop)
+        _trace_failed(trace, reporter, stop)
+        return 128 + (interrupts.signum if interrupts is not None and interrupts.signum else signal.SIGINT)
     except NonFiniteLoss as exc:
         write_image(exc.image[0].float().cpu(), output, bit_depth=ns.bit_depth, protect=inputs)
         _trace_failed(trace, reporter, exc)
@@ -67,10 +82,23 @@ def run_command(ns: argparse.Namespace, options: dict) -> int:
     finally:
         reporter.close()
     write_image(image, output, bit_depth=ns.bit_depth, protect=inputs)
+    writer.finished()
     if trace is not None:
         trace.finish(image=image)
     reporter.done(output)
     return 0
+
+
+def resume_command(ns: argparse.Namespace, *, interrupts=None) -> int:
+    """Finish the run a checkpoint stopped, with its options, inputs and output."""
+    run_ns, options, state = resume_namespace(ns.checkpoint)
+    if not options.get("quiet"):
+        print(
+            f"fuchun: resuming {ns.checkpoint} at step {state.step} of {state.steps} "
+            f"(scale {state.scale + 1} of {len(state.sizes)}), writing {run_ns.output}",
+            file=sys.stderr,
+        )
+    return run_command(run_ns, options, interrupts=interrupts, resume=state)
 
 
 def _check_output(output: pathlib.Path, inputs: list, bit_depth: int) -> None:

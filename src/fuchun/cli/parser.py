@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import torch
 
 from fuchun.cli import commands
+from fuchun.cli.interrupts import Interrupts
 from fuchun.config.options import MODE_DEFAULTS, Config
 from fuchun.config.presets import PRESET_KEYS
-from fuchun.errors import UsageError
+from fuchun.errors import Interrupted, ResumeError, UsageError
 from fuchun.io.read import ImageError
 from fuchun.machine import DeviceError
 from fuchun.memory import MemoryPlanError
@@ -118,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                 help="blend weights of several style images, e.g. 3,1,1",
             )
         _add_config_options(p, name)
+    r = sub.add_parser("resume", help="finish a run that was stopped, from its checkpoint")
+    r.add_argument("checkpoint", help="the OUTPUT.checkpoint.safetensors file a stopped run left beside its output")
     w = sub.add_parser("weights", help="show cached weights; fetch them")
     w.add_argument("--fetch", nargs="*", metavar="BACKBONE", help="fetch these backbones (default: vgg16)")
     _add_eval_parser(sub)
@@ -155,17 +158,20 @@ def _add_eval_parser(sub) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fuchun`` command; returns the exit status."""
     try:
+        interrupts = Interrupts().install()
         ns = build_parser().parse_args(argv)
+        if ns.command == "resume":
+            return commands.resume_command(ns, interrupts=interrupts)
         if ns.command == "weights":
             return commands.weights_command(ns)
         if ns.command == "eval":
             return commands.eval_command(ns)
         if ns.command == "article":
             return commands.article_command(ns, config_options(ns))
-        return commands.run_command(ns, config_options(ns))
+        return commands.run_command(ns, config_options(ns), interrupts=interrupts)
     except UsageError as exc:
         return _fail(str(exc), 2)
-    except (ImageError, ValueError, DeviceError) as exc:
+    except (ImageError, ValueError, DeviceError, ResumeError) as exc:
         return _fail(str(exc), 2)
     except WeightsError as exc:
         return _fail(str(exc), 1)
@@ -173,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), 1)
     except torch.OutOfMemoryError:
         return _fail("out of memory: try a smaller --size, --precision bf16 or --device cpu", 1)
+    except Interrupted as exc:
+        return _fail("interrupted", 128 + exc.signum)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
 

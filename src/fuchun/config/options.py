@@ -122,6 +122,12 @@ class Config:
     )
     # --- reporting
     save_every: int = opt(0, "write a snapshot every N steps (0: never)", parse_fn=parse.nonneg_int, group="report")
+    checkpoint_every: int = opt(
+        50,
+        "keep the picture so far at -o and a checkpoint to resume from every N steps (0: never)",
+        parse_fn=parse.nonneg_int,
+        group="report",
+    )
     quiet: bool = opt(False, "no progress bar or start line", group="report")
     trace: str | None = opt(None, "write a JSON trace, a loss plot and a snapshot sheet into DIR", group="report")
 
