@@ -180,11 +180,31 @@ def weights_command(ns: argparse.Namespace) -> int:
         for name in ns.fetch or ["vgg16"]:
             if name not in BACKBONES:
                 raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)}")
-            fetch_weights(name, progress=lambda m: print(m, file=sys.stderr))
+            fetch_weights(name, progress=lambda m: print(m, file=sys.stderr), force=ns.force)
+    if ns.verify:
+        return _verify_weights()
     for name, path, present, size in cached_status():
         state = f"{size / 1e6:.0f} MB" if present else "not cached"
         print(f"{name:18} {state:>11}  {path}  ({BACKBONES[name].description})")
     return 0
+
+
+def _verify_weights() -> int:
+    """Hash every cached backbone file; 1 if any does not match its pin."""
+    from fuchun.errors import WeightsError
+    from fuchun.weights.verify import check_converted
+
+    status = 0
+    for name, path, present, _ in cached_status():
+        if not present:
+            print(f"{name:18} not cached")
+            continue
+        try:
+            print(f"{name:18} ok, SHA-256 {check_converted(name, path, fresh=True)}  {path}")
+        except WeightsError as exc:
+            print(f"fuchun: error: {exc}", file=sys.stderr)
+            status = 1
+    return status
 
 
 def article_command(ns: argparse.Namespace, options: dict) -> int:

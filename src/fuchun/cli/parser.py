@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("checkpoint", help="the OUTPUT.checkpoint.safetensors file a stopped run left beside its output")
     w = sub.add_parser("weights", help="show cached weights; fetch them")
     w.add_argument("--fetch", nargs="*", metavar="BACKBONE", help="fetch these backbones (default: vgg16)")
+    w.add_argument(
+        "--force", action="store_true", help="with --fetch: convert (or download) again, repairing the cache"
+    )
+    w.add_argument("--verify", action="store_true", help="hash every cached file and check it against its pin")
     _add_eval_parser(sub)
     _add_article_parser(sub)
     return parser
@@ -183,6 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted", 128 + exc.signum)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except OSError as exc:  # a file system failure no check above foresaw: one line, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}", 1)
 
 
 def _fail(message: str, status: int) -> int:

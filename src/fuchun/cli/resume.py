@@ -18,7 +18,7 @@ import sys
 from typing import Any
 
 from fuchun.config.options import INITS
-from fuchun.errors import ResumeError, Stopped
+from fuchun.errors import ImageError, ResumeError, Stopped
 from fuchun.io.write import write_image
 from fuchun.report.base import Reporter
 from fuchun.resume import RunState, checkpoint_path, load_checkpoint, save_checkpoint
@@ -54,9 +54,16 @@ class CheckpointWriter(Reporter):
         self.output, self.bit_depth, self.protect = pathlib.Path(ns.output), ns.bit_depth, protect
         self.path = checkpoint_path(self.output)
         self.record = run_record(ns)
+        self.failed = False
 
     def checkpoint(self, state: RunState) -> None:
-        self.write(state, state.picture())
+        if self.failed:
+            return
+        try:
+            self.write(state, state.picture())
+        except (OSError, ImageError) as exc:  # the run goes on; the final write will say what is wrong
+            self.failed = True
+            print(f"fuchun: warning: no more checkpoints: {' '.join(str(exc).split())}", file=sys.stderr)
 
     def write(self, state: RunState, picture) -> pathlib.Path:
         """The picture to the output, then the checkpoint (OSError/ImageError if either fails)."""

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from fuchun.errors import ImageError
-from fuchun.io.atomic import write_atomic
+from fuchun.io.atomic import check_dir_writable, write_atomic
 from fuchun.io.codec16 import png16_bytes, tiff16_bytes
 from fuchun.io.read import _WRITE_DEPTHS, WRITE_SUFFIXES, StrPath, _check_image_tensor, _is_positive_int, _one_line
 
@@ -67,6 +67,7 @@ def check_writable(path: StrPath, *, bit_depth: int = 8, protect: Iterable[StrPa
     """Raise ImageError unless ``path`` could be written (checked before a long run); return the format."""
     target = pathlib.Path(path)
     fmt = _check_write_request(target, bit_depth=bit_depth, quality=quality)
+    _check_name_length(target)
     for guarded in protect:
         if _same_file(target, pathlib.Path(guarded)):
             raise ImageError(f"refusing to overwrite input image '{target}'; choose another output path")
@@ -92,6 +93,16 @@ def _check_write_request(target: pathlib.Path, *, bit_depth: int, quality: int) 
     return fmt
 
 
+def _check_name_length(target: pathlib.Path) -> None:
+    """Raise ImageError if ``target``'s name is longer than its file system allows."""
+    try:
+        limit = os.pathconf(target.parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows), no such folder, no limit
+        return
+    if len(os.fsencode(target.name)) > limit:
+        raise ImageError(f"cannot write '{target}': the file name is longer than {limit} bytes")
+
+
 def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
     """True if ``a`` and ``b`` name the same file (inode when both exist, else resolved path)."""
     if a.exists() and b.exists():
@@ -103,12 +114,18 @@ def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
 
 
 def _check_output_location(target: pathlib.Path) -> None:
-    """Raise ImageError if ``target``'s directory is missing or ``target`` is a directory."""
+    """Raise ImageError unless a file could be written at ``target``: its directory exists and
+    takes new files (not read-only, not someone else's), its name is not too long for the file
+    system, and it is not a directory."""
     parent = target.parent
     if not parent.is_dir():
         raise ImageError(f"cannot write '{target}': directory '{parent}' does not exist")
     if target.is_dir():
         raise ImageError(f"cannot write '{target}': it is a directory")
+    try:
+        check_dir_writable(parent)
+    except OSError as exc:
+        raise ImageError(f"cannot write '{target}': {_one_line(exc.strerror or exc)}") from None
 
 
 def _encode(image: torch.Tensor, *, fmt: str, bit_depth: int, quality: int) -> bytes:
