@@ -10,7 +10,7 @@ The run's last scale takes enough steps to fill L-BFGS's history (``--history``)
 buffer the planner counts is alive. The last line is the largest planned/measured ratio;
 the one before it the smallest (at least 1 is the safe side).
 
-    python benchmarks/memory.py [--sizes 256 384 512 768] [--aspects 4:3 1:2] [--steps 24] [--history 4]
+    python benchmarks/memory.py [--sizes 256 384 512 768] [--aspects 4:3 1:2] [--steps 12] [--history 2]
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ def measure(size: tuple[int, int], *, steps: int, history: int, device: str, pre
     options = dict(size=size, scales=[max(size) // 2], steps=steps, lbfgs_history=history)
     cfg = make_config("stylize", device=device, precision=precision, **options)
     _, plan = fit_memory(cfg.resolved(), job, net, machine)
-    print(json.dumps({"size": list(size)}), file=sys.stderr)
     gc.collect()
     if machine.device.type == "cuda":
         torch.cuda.synchronize()
@@ -95,8 +94,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 384, 512, 768])
     p.add_argument("--aspects", nargs="+", default=["4:3", "1:2"])
-    p.add_argument("--steps", type=int, default=24, help="in all; the last scale gets about a quarter")
-    p.add_argument("--history", type=int, default=4, help="L-BFGS history (filled by the last scale's steps)")
+    p.add_argument("--steps", type=int, default=12, help="in all; the last scale gets about a quarter")
+    p.add_argument("--history", type=int, default=2, help="L-BFGS history (filled by the last scale's steps)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="auto")
     p.add_argument("--child", type=int, nargs=2, metavar=("W", "H"), help=argparse.SUPPRESS)
@@ -104,7 +103,10 @@ def main() -> None:
     if args.child:
         return _child(args)
     ratios = []
-    print(f"python benchmarks/memory.py --sizes {' '.join(map(str, args.sizes))} --aspects {' '.join(args.aspects)}")
+    print(
+        f"python benchmarks/memory.py --sizes {' '.join(map(str, args.sizes))} --aspects {' '.join(args.aspects)} "
+        f"--steps {args.steps} --history {args.history}"
+    )
     for side in args.sizes:
         for aspect in args.aspects:
             w, h = _case(side, aspect)

@@ -8,6 +8,7 @@ result, and reports through a :class:`Reporter`. It never prints or exits.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 import time
 from dataclasses import dataclass, field
@@ -155,7 +156,8 @@ def run(
                 on_step=clock.hook(reporter, index, size, done=skip),
                 carry=clock.carry,
             )
-            del objective, start  # free this scale's targets before the next scale builds its own
+            del objective, start  # free this scale's targets before the next scale builds its own,
+            gc.collect()  # also where the optimiser's frames hold them in a reference cycle
     except _StopRequest as stop:
         state = clock.state(stop.image, stop.scale)
         raise Stopped(state.picture(), step=clock.done, steps=clock.total, state=state) from None
@@ -220,7 +222,13 @@ def _optimise_scale(objective: Objective, start: torch.Tensor, **kw) -> torch.Te
 def fit_memory(cfg: Config, job: Job, net: VGGFeatures, machine: Machine) -> tuple[Config, Plan]:
     """Resolve ``--size max`` and plan the final scale's memory (MemoryPlanError if it can't fit)."""
     layers = [*cfg.content_layers, *cfg.style_layers, *cfg.shifts, *cfg.hist_layers]
-    kw = dict(arch=net.arch, deepest=net.deepest(layers), precision=machine.precision, optimizer=cfg.optimizer)
+    kw = dict(
+        arch=net.arch,
+        deepest=net.deepest(layers),
+        precision=machine.precision,
+        optimizer=cfg.optimizer,
+        device=machine.device.type,
+    )
     budget = int(available_bytes(machine.device) * MEMORY_SHARE)
     if cfg.size == "max":
         ref = output_size(dataclasses.replace(cfg, size=1024), job)
@@ -245,7 +253,6 @@ def memory_loads(cfg: Config, job: Job, net: VGGFeatures, size: tuple[int, int])
         content=per_pixel(cfg.content_layers) if job.content is not None and cfg.content_weight > 0 else 0.0,
         hist=per_pixel(hist),
         hist_widest=max((per_pixel([n]) for n in hist), default=0.0),
-        shift_widest=max((per_pixel([n]) for n in shifts), default=0.0),
         style=per_pixel(style) if job.styles else 0.0,
         style_per_pixel=0.0 if fixed else style_px / math.prod(size),
         style_pixels=style_px if fixed else 0,

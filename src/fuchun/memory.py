@@ -1,28 +1,29 @@
 """Memory planner: the peak memory of a run, estimated before it starts.
 
-The estimate is the larger of two moments of the last (largest) scale; the engine frees
-each scale's objective before it builds the next, so no two scales are alive at once.
+The estimate is for the last (largest) scale; the engine frees each scale's objective
+before it builds the next, so no two scales' objectives are alive at once. It adds up:
 
-While the objective is built (no autograd):
-- the style images' maps at every style-statistics layer, at the style images' own size
-  (``--style-scale``, ``--style-size``), in the network's precision;
-- the float32 content target at the content layers;
-- the histogram loss's quantile tables (float32, C x style pixels per layer) and the
-  transient of building one: a float32 copy, the sorted values and their int64 order
-  (16 B per channel and style pixel: 1 KiB per style pixel at relu1_1); or the forward
-  pass's widest pair of maps, whichever is larger.
+While the objective is built (no autograd), per style pixel (``--style-scale``,
+``--style-size`` and the style images' own aspect set their number):
+- the style images' maps at every style-statistics layer, in the network's precision;
+- the histogram loss's quantile tables (float32, C x style pixels per layer, kept for the
+  whole scale) and the transient of building one: a float32 copy, the sorted values and
+  their int64 order (16 B per channel and style pixel: 1 KiB per style pixel at relu1_1),
+  or the forward pass's widest pair of maps, whichever is larger.
+On the CPU the build's transients are counted on top of the evaluation's: the whole-run
+peaks measured there (``benchmarks/memory.py``) grow with the style pixels as much as with
+the output pixels, as the allocator keeps what the build freed. CUDA's caching allocator
+hands the build's blocks on to the evaluation, so there the larger of the two counts.
 
-During a loss-and-gradient evaluation:
+During a loss-and-gradient evaluation, per output pixel:
 - every ReLU output up to the deepest layer used, in the network's precision (autograd
   keeps them for the backward pass; conv outputs are freed), and max-pooling's indices;
 - the statistics: a float32 copy of each style layer's map shared by its Gram and
   shifted-Gram terms (bf16/fp16 only, and not in the lean mode that goes with
   checkpointing), and one gradient buffer of relu1_1's map beyond the backward pass's own;
-- the backward pass's transients: the gradient of the largest activation, and several
-  gradient buffers of the widest layer where the histogram and shifted-Gram terms add into
-  the Gram term's (:data:`BACKWARD_BUFFERS`, measured on the CPU);
-- the objective's persistent buffers: the content target, the histogram tables and, where
-  the style and output pixel counts differ, each table resampled to the output's pixels;
+- the backward pass's largest transient (the gradient of the biggest activation);
+- the float32 content target and, where the style and output pixel counts differ, each
+  histogram table resampled to the output's pixels;
 - the histogram loss's difference F − R of every histogram layer, kept in the network's
   precision, and the int64 ranks, contiguous copy and matched values of the channels
   ranked at a time;
@@ -30,8 +31,8 @@ During a loss-and-gradient evaluation:
   entry, Adam 2 moments; the optimiser keeps a copy of the last evaluated image.
 
 With ``checkpoint`` each block's activations are recomputed in the backward pass, so
-only the largest block's are alive at once. A margin covers the allocator's slack.
-``benchmarks/memory.py`` checks the plan against whole runs' measured peaks.
+only the largest block's are alive at once. A margin covers the allocator's slack, and a
+constant the run's fixed cost.
 """
 
 from __future__ import annotations
@@ -48,9 +49,8 @@ from fuchun.losses.histogram import CHANNEL_CHUNK
 MARGIN = 1.1  # allocator slack and small buffers
 # the run's fixed cost beyond the loaded network: autocast's copy of the weights, the
 # convolution library's workspaces, small tensors (fitted to benchmarks/memory.py on the CPU)
-OVERHEAD_BYTES = 115 * 2**20
+OVERHEAD_BYTES = 96 * 2**20
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
-BACKWARD_BUFFERS = 4  # float32-wide gradient buffers where histogram/shifted-Gram terms meet (measured)
 SORT_BYTES = 16  # per value while a quantile table is built: float32 copy, sorted values, int64 order
 
 
@@ -68,7 +68,6 @@ class Loads:
     content: float = 8.0  # Σ over the content layers (relu4_2: 512 / 64)
     hist: float = 72.0  # Σ over the histogram layers (relu1_1 + relu4_1: 64 + 8)
     hist_widest: float = 64.0  # the widest histogram layer
-    shift_widest: float = 64.0  # the widest shifted-Gram layer
     style: float = 122.0  # Σ over every layer of a style statistic (relu1_1 ... relu5_1)
     style_per_pixel: float = 1.0  # style pixels (all style images) per output pixel (--style-scale)
     style_pixels: int = 0  # style pixels that do not follow the output's size (--style-size)
@@ -120,12 +119,13 @@ def estimate(
     history: int,
     loads: Loads = Loads(),
     checkpoint: bool = False,
+    device: str = "cpu",
 ) -> int:
     """Estimated peak bytes of one run at ``size`` = (W, H), beyond the loaded network."""
     pixels = size[0] * size[1]
     style_pixels = loads.style_per_pixel * pixels + loads.style_pixels
     tables = loads.hist * 4 * style_pixels  # float32 quantile tables
-    build = _build_bytes(pixels, style_pixels, arch=arch, deepest=deepest, precision=precision, loads=loads)
+    build = _build_bytes(style_pixels, arch=arch, deepest=deepest, precision=precision, loads=loads)
     step = _step_bytes(
         pixels,
         style_pixels,
@@ -137,15 +137,15 @@ def estimate(
         loads=loads,
         checkpoint=checkpoint,
     )
-    return int(OVERHEAD_BYTES + MARGIN * (tables + max(build, step)))
+    adds = device == "cpu"  # see the module's note on the allocators
+    return int(OVERHEAD_BYTES + MARGIN * (tables + (build + step if adds else max(build, step))))
 
 
-def _build_bytes(pixels: int, style_pixels: float, *, arch: str, deepest: str, precision: str, loads: Loads) -> float:
-    """Bytes alive while the objective is built, besides its histogram tables."""
+def _build_bytes(style_pixels: float, *, arch: str, deepest: str, precision: str, loads: Loads) -> float:
+    """Bytes of the build's transients: the style images' maps and sorting a table (or a forward pass)."""
     _, largest = _per_pixel(arch, deepest, precision=precision, checkpoint=False)
-    maps = loads.style * BYTES[precision] * style_pixels  # the style images' maps of the wanted layers
-    transient = max(loads.hist_widest * SORT_BYTES, 2 * largest) * style_pixels
-    return loads.content * 4 * pixels + maps + transient
+    maps = loads.style * BYTES[precision]  # the style images' maps of the wanted layers
+    return (maps + max(loads.hist_widest * SORT_BYTES, 2 * largest)) * style_pixels
 
 
 def _step_bytes(
@@ -157,12 +157,11 @@ def _step_bytes(
     # together hold just under twice relu1_1's 64 channels
     shared = 2 * 64 * 4 if precision != "fp32" and not checkpoint else 0
     stats = shared + 64 * BYTES[precision]  # and one more gradient buffer of it than the backward's own
-    backward = BACKWARD_BUFFERS * max(loads.hist_widest, loads.shift_widest) * 4
     chunk = CHANNEL_CHUNK * (BYTES[precision] + 8 + 4)  # copy, int64 ranks, matched values of one chunk
     hist = loads.hist * BYTES[precision] + chunk if loads.hist else 0  # the kept differences F − R
     resampled = loads.hist * 4 if style_pixels != pixels else 0  # each table at the output's pixels
     state = {"lbfgs": 2 * history + 5, "adam": 5}[optimizer] * 3 * 4
-    per_pixel = kept + largest + stats + backward + hist + resampled + loads.content * 4 + state
+    per_pixel = kept + largest + stats + hist + resampled + loads.content * 4 + state
     return per_pixel * pixels
 
 
