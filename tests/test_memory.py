@@ -77,7 +77,8 @@ def test_an_impossible_style_size_is_refused_by_the_planner_before_any_allocatio
     "error",
     [
         RuntimeError(
-            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes"
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: "
+            "you tried to allocate 1 bytes"
         ),
         torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
     ],

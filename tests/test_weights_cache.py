@@ -104,10 +104,8 @@ def test_a_read_only_fuchun_home_gives_one_line(tmp_path, monkeypatch, capsys):
     _read_only(monkeypatch, home)
     assert main(["weights", "--fetch", "vgg16"]) == 1
     (line,) = _error_lines(capsys)
-    assert (
-        line
-        == f"fuchun: error: cannot write to the weights cache {home}: Read-only file system; set FUCHUN_HOME to a writable folder"
-    )
+    expected = f"cannot write to the weights cache {home}: Read-only file system; set FUCHUN_HOME to a writable folder"
+    assert line == f"fuchun: error: {expected}"
 
 
 def test_an_unwritable_output_folder_fails_before_the_run(tmp_path, monkeypatch, capsys):
