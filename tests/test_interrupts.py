@@ -65,19 +65,20 @@ def _steps(path: pathlib.Path) -> list[int]:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_mid_run_writes_the_picture_and_a_checkpoint_and_resume_finishes(tmp_path, sig):
-    proc = _start(tmp_path, *_stylize_args("out.png", "--checkpoint-every", "5"))
+    proc = _start(tmp_path, *_stylize_args("out.png", "--checkpoint-every", "5", "--trace", "trace"))
     _wait_for(tmp_path / "out.png.checkpoint.safetensors", proc)  # the first periodic checkpoint: mid-run
     proc.send_signal(sig)
     err = proc.communicate(timeout=120)[1]
     lines = err.strip().splitlines()
     assert proc.returncode == 128 + sig, err
     assert "Traceback" not in err
-    assert lines[-2].startswith(f"fuchun: {signal.Signals(sig).name}: stopping after this step")
+    assert any(line.startswith(f"fuchun: {signal.Signals(sig).name}: stopping after this step") for line in lines)
     assert lines[-1].startswith("fuchun: stopped at step ") and "fuchun resume" in lines[-1]
     done = _steps(tmp_path / "steps.txt")
     assert done == list(range(1, len(done) + 1)) and 5 <= len(done) < STEPS
     with Image.open(tmp_path / "out.png") as picture:  # the picture so far, at the output size
         assert picture.size == (96, 72)
+    assert (tmp_path / "trace" / "trace.json").is_file()  # the stopped run's trace, its last picture included
     state, record = load_checkpoint(tmp_path / "out.png.checkpoint.safetensors")
     assert state.step == len(done) and record["output"] == str(tmp_path / "out.png")
 

@@ -134,9 +134,9 @@ def _trace_failed(trace, reporter, exc: BaseException) -> None:
     """Write the trace of a failed run without hiding the failure itself."""
     if trace is None:
         return
-    image = getattr(exc, "image", None)
+    image = getattr(exc, "image", None)  # (1, 3, H, W) of NonFiniteLoss, (3, H, W) of Stopped
     try:
-        trace.finish(image=None if image is None else image[0], error=exc)
+        trace.finish(image=None if image is None else image.reshape(-1, *image.shape[-2:]), error=exc)
     except Exception as err:  # noqa: BLE001 - the run's own error matters more
         reporter.warning(f"the trace was not written: {err}")
 
