@@ -52,7 +52,7 @@ def main() -> None:
 
 def measure(net, machine, cfg, job, side: int, *, budget: int) -> None:
     w, h = side, side
-    kw = dict(arch="vgg16", deepest="relu5_1", precision=machine.precision, optimizer="lbfgs", hist_channels=64)
+    kw = dict(arch="vgg16", deepest="relu5_1", precision=machine.precision, optimizer="lbfgs")
     try:
         chosen = plan((w, h), budget=budget, history=cfg.lbfgs_history, **kw)
     except MemoryPlanError as err:

@@ -96,7 +96,6 @@ def memory_table(args) -> None:
                 precision=p,
                 optimizer="lbfgs",
                 history=50,
-                hist_channels=64,
             )
             / 2**30
             for p in ("fp32", "bf16")

@@ -32,10 +32,12 @@ def test_speed_benchmark_quick_prints_the_ratio_last(real_weights):
 
 
 @pytest.mark.weights
-def test_memory_benchmark_runs_at_a_tiny_size(real_weights):
-    out = _run("memory.py", "--sizes", "96").strip().splitlines()
-    assert any("lean (checkpointing)" in line and "planned" in line for line in out)
-    assert float(out[-1]) > 0
+def test_memory_benchmark_plans_a_whole_small_run_on_the_safe_side_within_1_3x(real_weights):
+    out = _run("memory.py", "--sizes", "160", "--aspects", "4:3", "--steps", "12", "--history", "2").strip()
+    lines = out.splitlines()
+    assert any("measured" in line and "planned" in line for line in lines)
+    smallest, largest = float(lines[-2]), float(lines[-1])  # planned / measured
+    assert 1.0 <= smallest <= largest <= 1.3
 
 
 @pytest.mark.weights

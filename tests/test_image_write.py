@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from fuchun.io import atomic
 from fuchun.io import write as image_write
 from fuchun.io.write import write_image
 from test_image_io import _raises_one_line  # the same one-line-error check as for reading
@@ -61,49 +62,26 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(image_write.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     _raises_one_line(write_image, torch.ones(3, 2, 2), existing, match="No space left")
     _raises_one_line(write_image, torch.ones(3, 2, 2), tmp_path / "fresh.tif", bit_depth=16)
     monkeypatch.undo()
 
-    def broken_write(self, data):
-        raise RuntimeError("encoder exploded")
+    def broken_fsync(fd):  # the bytes are in the temporary file when this fails
+        raise RuntimeError("disk exploded")
 
-    monkeypatch.setattr(image_write.tempfile, "NamedTemporaryFile", _wrapping_tempfile(broken_write))
+    monkeypatch.setattr(atomic.os, "fsync", broken_fsync)
     with pytest.raises(RuntimeError, match="exploded"):
         write_image(torch.ones(3, 2, 2), existing)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
     assert existing.read_bytes() == before
 
 
-def _wrapping_tempfile(write):
-    """A NamedTemporaryFile replacement whose write() runs ``write`` after a partial write."""
-    import tempfile
-
-    real = tempfile.NamedTemporaryFile
-
-    def make(*args, **kwargs):
-        handle = real(*args, **kwargs)
-
-        class Wrapped:
-            name = handle.name
-
-            def write(self, data):
-                handle.write(data[:3])
-                return write(self, data)
-
-            def __getattr__(self, attr):
-                return getattr(handle, attr)
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                handle.close()
-
-        return Wrapped()
-
-    return make
+def test_a_longest_legal_name_can_be_written(tmp_path):
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    target = tmp_path / ("n" * (limit - 4) + ".png")
+    write_image(torch.ones(3, 2, 2), target)
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
 
 
 def test_encoder_failure_leaves_nothing_behind(tmp_path, monkeypatch):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+import torch
 
-from fuchun.memory import MIN_HISTORY, MemoryPlanError, estimate, largest_side, plan
+from fuchun.memory import MIN_HISTORY, Loads, MemoryPlanError, estimate, largest_side, plan
 
-KW = dict(arch="vgg16", deepest="relu5_1", precision="bf16", optimizer="lbfgs", hist_channels=64)
+KW = dict(arch="vgg16", deepest="relu5_1", precision="bf16", optimizer="lbfgs")
 GiB = 2**30
 
 
@@ -28,7 +31,7 @@ def test_savings_reduce_the_estimate():
 
 def test_estimate_is_on_the_safe_side_of_measurements():
     # H100, Gatys evaluation only (no optimiser state): fp32 26 GB, bf16 21 GB at 4096x4096
-    gatys = dict(KW, hist_channels=0, optimizer="adam")
+    gatys = dict(KW, loads=Loads(hist=0, hist_widest=0), optimizer="adam", device="cuda")
     assert 26e9 <= estimate((4096, 4096), history=0, **{**gatys, "precision": "fp32"}) <= 1.5 * 26e9
     assert 21e9 <= estimate((4096, 4096), history=0, **gatys) <= 1.5 * 21e9
 
@@ -51,3 +54,73 @@ def test_too_large_names_the_largest_size_that_fits():
     fits = plan((best, round(best * 0.75)), budget=8 * GiB, history=50, **KW)
     assert fits.peak_bytes <= 8 * GiB
     assert estimate((best + 8, round((best + 8) * 0.75)), history=MIN_HISTORY, checkpoint=True, **KW) > 8 * GiB
+
+
+def test_the_style_images_own_size_and_the_histogram_tables_count():
+    base = estimate((512, 512), history=50, **KW)
+    assert estimate((512, 512), history=50, loads=Loads(style_per_pixel=16.0), **KW) > 2 * base  # --style-scale 4
+    assert estimate((512, 512), history=50, loads=Loads(style_pixels=4096**2), **KW) > 8 * base  # --style-size 4096
+    no_hist = Loads(hist=0, hist_widest=0)
+    # the relu1_1 table alone: 256 B per style pixel, plus the 1 KiB per style pixel of sorting it
+    assert estimate((512, 512), history=50, **KW) - estimate((512, 512), history=50, loads=no_hist, **KW) > 256 * 512**2
+
+
+def test_an_impossible_style_size_is_refused_by_the_planner_before_any_allocation(tiny_net, tiny_options, monkeypatch):
+    from fuchun import engine
+    from fuchun.api import make_config
+
+    monkeypatch.setattr(engine, "scale_objective", lambda *a, **k: pytest.fail("the objective was built"))
+    style = torch.rand(3, 64, 64)
+    # a style scale past the parser's bounds, set on the config directly: the planner still counts it
+    cfg = dataclasses.replace(make_config("texture", **tiny_options), style_scale=1000.0)
+    with pytest.raises(MemoryPlanError, match="needs about"):
+        engine.run(cfg, engine.Job(content=None, styles=[style]), net=tiny_net)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: "
+            "you tried to allocate 1 bytes"
+        ),
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    ],
+)
+def test_running_out_of_memory_while_building_the_objective_gives_the_planners_advice(
+    tiny_net, tiny_options, monkeypatch, error
+):
+    from fuchun import engine
+    from fuchun.api import render
+
+    def build(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(engine, "scale_objective", build)
+    with pytest.raises(MemoryPlanError, match=r"ran out of memory at 64x64 px; try a smaller --size or --size max"):
+        render("texture", style=torch.rand(3, 64, 64), net=tiny_net, **tiny_options)
+
+
+def test_each_scale_frees_the_previous_objective_before_building_its_own(tiny_net, tiny_options, monkeypatch):
+    import gc
+    import weakref
+
+    from fuchun import engine
+    from fuchun.api import render
+
+    built, alive_at_build = [], []
+    real = engine.scale_objective
+
+    def tracking(*args, **kwargs):
+        gc.disable()  # only reference counts free it: no help from the cycle collector
+        alive_at_build.append(sum(ref() is not None for ref in built))
+        objective = real(*args, **kwargs)
+        built.append(weakref.ref(objective))
+        return objective
+
+    monkeypatch.setattr(engine, "scale_objective", tracking)
+    try:
+        render("texture", style=torch.rand(3, 96, 96), net=tiny_net, **{**tiny_options, "size": 96, "scales": [48, 64]})
+    finally:
+        gc.enable()
+    assert len(built) == 3 and alive_at_build == [0, 0, 0]

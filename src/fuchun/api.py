@@ -19,11 +19,12 @@ from fuchun.config.options import MODE_DEFAULTS, Config
 from fuchun.controls.colour import preserve_inputs, preserve_output
 from fuchun.controls.masks import load_masks
 from fuchun.engine import Job, run
-from fuchun.errors import UsageError
+from fuchun.errors import Stopped, UsageError
 from fuchun.features import VGGFeatures
 from fuchun.io.read import read_image
 from fuchun.io.write import to_pil
 from fuchun.report.base import MultiReporter, Reporter
+from fuchun.resume import RunState
 
 ImageLike = Any  # str | os.PathLike | PIL.Image.Image | torch.Tensor
 
@@ -60,6 +61,7 @@ def render(
     style_blend: Sequence[float] | None = None,
     reporter: Reporter | None = None,
     net: VGGFeatures | None = None,
+    resume: RunState | None = None,
     **options: Any,
 ) -> torch.Tensor:
     """Run ``mode`` and return the picture as a (3, H, W) float tensor in [0, 1].
@@ -68,6 +70,8 @@ def render(
     (:mod:`fuchun.controls.colour`); ``masks`` are read here, one per style image (:mod:`fuchun.controls.masks`).
     ``trace="DIR"`` writes the run's trace there (:mod:`fuchun.report.trace`); ``quiet`` and
     ``save_every`` belong to the command line and raise UsageError here.
+    ``resume`` goes on from a stopped run (``Stopped.state``, or :func:`fuchun.resume.load_checkpoint`).
+    A run asked to stop raises :class:`fuchun.errors.Stopped` with the picture so far.
     """
     for name, instead in _CLI_ONLY.items():
         if name in options:
@@ -83,7 +87,12 @@ def render(
     if tracer is not None:
         reporter = tracer if reporter is None else MultiReporter(reporter, tracer)
     try:
-        image = preserve_output(cfg.preserve_colors, run(cfg, job, reporter, net=net), original)
+        image = preserve_output(cfg.preserve_colors, run(cfg, job, reporter, net=net, resume=resume), original)
+    except Stopped as stop:
+        stop.image = preserve_output(cfg.preserve_colors, stop.image, original)
+        if tracer is not None:
+            _trace_failure(tracer, reporter, stop)
+        raise
     except BaseException as exc:
         if tracer is not None:
             _trace_failure(tracer, reporter, exc)

@@ -8,6 +8,7 @@ result, and reports through a :class:`Reporter`. It never prints or exits.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 import time
 from dataclasses import dataclass, field
@@ -18,14 +19,15 @@ import torch.nn.functional as F
 from fuchun.config.options import Config
 from fuchun.config.parse import MAX_SIDE, STYLE_SCALE
 from fuchun.controls.masks import fit_masks, masks_at_scale
-from fuchun.errors import ImageError, MemoryPlanError, Stopped, UsageError
+from fuchun.errors import ImageError, MemoryPlanError, ResumeError, Stopped, UsageError
 from fuchun.features import VGGFeatures
 from fuchun.io.read import MIN_SIDE, check_min_size, fit_longest, read_image, resize_image
 from fuchun.machine import Machine, pick_machine
-from fuchun.memory import Plan, available_bytes, largest_side, plan
+from fuchun.memory import Loads, Plan, available_bytes, largest_side, plan
 from fuchun.objective import Objective
 from fuchun.optimize import Carry, optimise
 from fuchun.report.base import Progress, Reporter, RunInfo
+from fuchun.resume import RunState
 from fuchun.weights.sources import load_weights
 
 SCALE_RATIO = math.sqrt(2)  # each scale has twice the pixels of the one before
@@ -104,10 +106,19 @@ def load_network(cfg: Config, machine: Machine, reporter: Reporter) -> tuple[VGG
     return net.to(machine.device, memory_format=torch.channels_last), weights.sha256
 
 
-def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeatures | None = None) -> torch.Tensor:
+def run(
+    cfg: Config,
+    job: Job,
+    reporter: Reporter | None = None,
+    *,
+    net: VGGFeatures | None = None,
+    resume: RunState | None = None,
+) -> torch.Tensor:
     """Make the picture of ``job`` under ``cfg``; returns (3, H, W) in [0, 1] on the CPU.
 
     ``net`` replaces the configured pretrained network (tests pass a tiny random one).
+    ``resume`` goes on from a stopped run's state (``Stopped.state``): the same schedule
+    from the scale and step it stood at, so the steps add up to an uninterrupted run's.
     """
     reporter = reporter or Reporter()
     cfg = cfg.resolved()
@@ -116,6 +127,8 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
         net, sha256 = load_network(cfg, machine, reporter)
     else:
         net, sha256 = net.to(machine.device, memory_format=torch.channels_last), "none (network given)"
+    if cfg.size != "max":  # an option out of its range is the option's fault, before any planning
+        check_style_size(cfg, output_size(cfg, job))
     cfg, memory = fit_memory(cfg, job, net, machine)
     final = output_size(cfg, job)
     check_style_size(cfg, final)
@@ -123,6 +136,10 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
     net.checkpoint_blocks = memory.checkpoint
     sizes = scale_sizes(cfg, final)
     steps = scale_steps(cfg.steps, sizes)
+    if resume is not None and (resume.sizes != sizes or resume.steps != sum(steps)):
+        raise ResumeError(
+            f"the checkpoint's schedule ({resume.steps} steps over {len(resume.sizes)} scales) is not this run's"
+        )
     reporter.start(
         RunInfo(
             backbone=cfg.backbone,
@@ -134,82 +151,160 @@ def run(cfg: Config, job: Job, reporter: Reporter | None = None, *, net: VGGFeat
             config=cfg,
         )
     )
-    image, warned, carry = None, set(), Carry()
-    clock = Clock(sum(steps))
+    clock = Clock(sum(steps), cfg, sizes, every=cfg.checkpoint_every)
+    image, first, mid_scale = _resumed(resume, clock, machine, steps)
+    warned: set[str] = set()
     try:
-        for index, (size, n_steps) in enumerate(zip(sizes, steps, strict=True)):
-            objective = scale_objective(net, cfg, job, size, machine, lean=memory.checkpoint)
+        for index in range(first, len(sizes)):
+            size, skip = sizes[index], clock.scale_step if index == first else 0
+            objective = _built(net, cfg, job, size, machine, lean=memory.checkpoint)
             for w in objective.warnings:
                 if w not in warned:
                     warned.add(w)
                     reporter.warning(w)
-            start = _initial(cfg, job, size, image, machine)
+            start = image if index == first and mid_scale else _initial(cfg, job, size, image, machine)
             image = _optimise_scale(
                 objective,
                 start,
-                steps=n_steps,
+                steps=steps[index] - skip,
                 optimizer=cfg.optimizer,
                 lr=cfg.lr,
                 history=memory.history,
-                on_step=clock.hook(reporter, index, len(sizes), size),
-                carry=carry,
+                on_step=clock.hook(reporter, index, size, done=skip),
+                carry=clock.carry,
             )
+            del objective, start  # free this scale's targets before the next scale builds its own,
+            gc.collect()  # also where the optimiser's frames hold them in a reference cycle
     except _StopRequest as stop:
-        picture = F.interpolate(stop.image.float(), size=final[::-1], mode="bicubic", align_corners=False)
-        raise Stopped(picture.clamp(0, 1)[0].cpu(), step=clock.done, steps=clock.total) from None
+        state = clock.state(stop.image, stop.scale)
+        raise Stopped(state.picture(), step=clock.done, steps=clock.total, state=state) from None
     return image[0].float().cpu()
+
+
+def _resumed(
+    resume: RunState | None, clock: Clock, machine: Machine, steps: list[int]
+) -> tuple[torch.Tensor | None, int, bool]:
+    """(the image to go on from, the first scale, whether that scale starts from the image as it is)
+    of a run; sets ``clock`` to match."""
+    if resume is None:
+        return None, 0, False
+    clock.done, clock.scale_step, clock.carry = resume.step, resume.scale_step, resume.carry
+    image = resume.image.to(machine.device).contiguous(memory_format=torch.channels_last)
+    if resume.scale_step >= steps[resume.scale]:  # stopped at the end of a scale: the next one starts from it
+        clock.scale_step = 0
+        return image, resume.scale + 1, False
+    return image, resume.scale, True
 
 
 class _StopRequest(Exception):
     """Raised from the step callback when the reporter asks to stop; carries the image."""
 
-    def __init__(self, image: torch.Tensor) -> None:
+    def __init__(self, image: torch.Tensor, scale: int) -> None:
         super().__init__("stop requested")
-        self.image = image
+        self.image, self.scale = image, scale
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocator failure: CUDA's, or the CPU allocator's RuntimeError."""
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "DefaultCPUAllocator: can't allocate" in str(exc)
+    )
+
+
+def _memory_advice(size: tuple[int, int]) -> MemoryPlanError:
+    w, h = size
+    return MemoryPlanError(f"ran out of memory at {w}x{h} px; try a smaller --size or --size max")
+
+
+def _built(net, cfg: Config, job: Job, size, machine: Machine, *, lean: bool) -> Objective:
+    """The objective of one scale, with an out-of-memory failure turned into the planner's advice."""
+    try:
+        return scale_objective(net, cfg, job, size, machine, lean=lean)
+    except (torch.OutOfMemoryError, RuntimeError) as exc:
+        if _out_of_memory(exc):
+            raise _memory_advice(size) from None
+        raise
 
 
 def _optimise_scale(objective: Objective, start: torch.Tensor, **kw) -> torch.Tensor:
     """optimise(), with an out-of-memory failure turned into the planner's advice."""
     try:
         return optimise(objective, start, **kw)
-    except torch.OutOfMemoryError:
-        h, w = start.shape[-2:]
-        raise MemoryPlanError(f"ran out of memory at {w}x{h} px; try a smaller --size or --size max") from None
+    except (torch.OutOfMemoryError, RuntimeError) as exc:
+        if _out_of_memory(exc):
+            raise _memory_advice(start.shape[-2:][::-1]) from None
+        raise
 
 
 def fit_memory(cfg: Config, job: Job, net: VGGFeatures, machine: Machine) -> tuple[Config, Plan]:
     """Resolve ``--size max`` and plan the final scale's memory (MemoryPlanError if it can't fit)."""
     layers = [*cfg.content_layers, *cfg.style_layers, *cfg.shifts, *cfg.hist_layers]
-    hist = [net.channels(n) / 4 ** (int(n[4]) - 1) for n in cfg.hist_layers] if cfg.hist_weight > 0 else []
     kw = dict(
         arch=net.arch,
         deepest=net.deepest(layers),
         precision=machine.precision,
         optimizer=cfg.optimizer,
-        hist_channels=int(max(hist, default=0)),
+        device=machine.device.type,
     )
     budget = int(available_bytes(machine.device) * MEMORY_SHARE)
     if cfg.size == "max":
         ref = output_size(dataclasses.replace(cfg, size=1024), job)
-        cfg = dataclasses.replace(cfg, size=min(largest_side(ref, budget=budget, **kw), MAX_SIDE))
-    return cfg, plan(output_size(cfg, job), budget=budget, history=cfg.lbfgs_history, **kw)
+        loads = memory_loads(cfg, job, net, ref)
+        cfg = dataclasses.replace(cfg, size=min(largest_side(ref, budget=budget, loads=loads, **kw), MAX_SIDE))
+    final = output_size(cfg, job)
+    return cfg, plan(final, budget=budget, history=cfg.lbfgs_history, loads=memory_loads(cfg, job, net, final), **kw)
+
+
+def memory_loads(cfg: Config, job: Job, net: VGGFeatures, size: tuple[int, int]) -> Loads:
+    """What the objective of ``cfg`` and ``job`` holds at output ``size`` = (W, H), for the planner."""
+
+    def per_pixel(names) -> float:  # channels per input pixel, summed over the layers
+        return float(sum(net.channels(n) / 4 ** (int(n[4]) - 1) for n in set(names)))
+
+    hist = cfg.hist_layers if cfg.hist_weight > 0 else ()
+    shifts = tuple(cfg.shifts) if cfg.shift_weight > 0 else ()
+    style = {*(cfg.style_layers if cfg.style_weight > 0 else ()), *shifts, *hist}
+    style_px = sum(math.prod(style_size(cfg, size, s)) for s in job.styles)
+    fixed = cfg.style_size is not None
+    return Loads(
+        content=per_pixel(cfg.content_layers) if job.content is not None and cfg.content_weight > 0 else 0.0,
+        hist=per_pixel(hist),
+        hist_widest=max((per_pixel([n]) for n in hist), default=0.0),
+        style=per_pixel(style) if job.styles else 0.0,
+        style_per_pixel=0.0 if fixed else style_px / math.prod(size),
+        style_pixels=style_px if fixed else 0,
+    )
 
 
 class Clock:
-    """Turns per-scale step callbacks into global :class:`Progress` reports."""
+    """Turns per-scale step callbacks into global :class:`Progress` reports, asks whether to
+    stop, and hands out a :class:`RunState` every ``every`` steps (0: never)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, cfg: Config, sizes: list[tuple[int, int]], *, every: int = 0) -> None:
         self.total, self.done, self.t0 = total, 0, time.perf_counter()
+        self.cfg, self.sizes, self.every = cfg, sizes, every
+        self.scale_step, self.carry = 0, Carry()
 
-    def hook(self, reporter: Reporter, scale: int, n_scales: int, size: tuple[int, int]):
+    def state(self, image: torch.Tensor, scale: int) -> RunState:
+        """Where the run stands with ``image`` (1, 3, h, w) just evaluated at scale ``scale``."""
+        carry = self.carry
+        if carry.exp_avg is not None:  # Adam's live moments: copy them off the device now
+            carry = Carry(carry.step, carry.exp_avg.detach().float().cpu(), carry.exp_avg_sq.detach().float().cpu())
+        picture = image.detach().float().cpu().contiguous()
+        return RunState(picture, scale, self.scale_step, self.done, self.total, self.sizes, self.cfg, carry)
+
+    def hook(self, reporter: Reporter, scale: int, size: tuple[int, int], *, done: int = 0):
+        self.scale_step = done
+
         def on_step(step, loss, terms, image):
             self.done += 1
+            self.scale_step += 1
             reporter.step(
                 Progress(
                     step=self.done,
                     steps=self.total,
                     scale=scale + 1,
-                    n_scales=n_scales,
+                    n_scales=len(self.sizes),
                     size=size,
                     loss=float(sum(terms.values())),
                     terms=terms,
@@ -217,8 +312,12 @@ class Clock:
                     image=image,
                 )
             )
-            if self.done < self.total and reporter.should_stop():
-                raise _StopRequest(image.detach().clamp(0, 1))
+            if self.done >= self.total:
+                return
+            if reporter.should_stop():
+                raise _StopRequest(image.detach().clamp(0, 1), scale)
+            if self.every and self.done % self.every == 0:
+                reporter.checkpoint(self.state(image.clamp(0, 1), scale))
 
         return on_step
 
@@ -274,6 +373,7 @@ def scale_objective(
         autocast=machine.autocast,
         lean=lean,
         size=size,
+        grad_scale=machine.grad_scale,
     )
     if any(style_size(cfg, size, s, clamp=False) != style_size(cfg, size, s) for s in job.styles):
         option = (

@@ -66,6 +66,12 @@ class MemoryPlanError(FuchunError, RuntimeError):
     """The run would not fit in memory; the message says the largest size that does."""
 
 
+class ResumeError(FuchunError, ValueError):
+    """A checkpoint that cannot be resumed (missing, not a checkpoint, damaged, inputs gone)."""
+
+    exit_status = 2
+
+
 class NonFiniteLoss(FuchunError, RuntimeError):
     """The loss became NaN or infinite; ``image`` is the last image with a finite loss."""
 
@@ -82,10 +88,18 @@ class Stopped(Exception):
     """A run was asked to stop (``Reporter.should_stop``) and ended early.
 
     ``image`` is the picture so far, (3, H, W) float in [0, 1] on the CPU, at the run's
-    final output size (upsampled when the run stopped at a coarser scale); ``state`` is
-    whatever the engine can hand back to resume the run (``None`` where it cannot).
+    final output size (upsampled when the run stopped at a coarser scale); ``state`` is a
+    :class:`fuchun.resume.RunState` to resume the run from (``None`` where there is none).
     """
 
     def __init__(self, image: torch.Tensor, *, step: int, steps: int, state: Any = None) -> None:
         super().__init__(f"stopped at step {step} of {steps}")
         self.image, self.step, self.steps, self.state = image, step, steps, state
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM, SIGHUP) that ends the command at once: ``signum`` gives the exit status."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum

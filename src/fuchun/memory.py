@@ -1,24 +1,38 @@
 """Memory planner: the peak memory of a run, estimated before it starts.
 
-The estimate counts what one loss-and-gradient evaluation keeps alive, layer by layer
-from the architecture table, plus the optimiser's state and the statistics' buffers:
+The estimate is for the last (largest) scale; the engine frees each scale's objective
+before it builds the next, so no two scales' objectives are alive at once. It adds up:
 
+While the objective is built (no autograd), per style pixel (``--style-scale``,
+``--style-size`` and the style images' own aspect set their number):
+- the style images' maps at every style-statistics layer, in the network's precision;
+- the histogram loss's quantile tables (float32, C x style pixels per layer, kept for the
+  whole scale) and the transient of building one: a float32 copy, the sorted values and
+  their int64 order (16 B per channel and style pixel: 1 KiB per style pixel at relu1_1),
+  or the forward pass's widest pair of maps, whichever is larger.
+On the CPU the build's transients are counted on top of the evaluation's: the whole-run
+peaks measured there (``benchmarks/memory.py``) grow with the style pixels as much as with
+the output pixels, as the allocator keeps what the build freed. CUDA's caching allocator
+hands the build's blocks on to the evaluation, so there the larger of the two counts.
+
+During a loss-and-gradient evaluation, per output pixel:
 - every ReLU output up to the deepest layer used, in the network's precision (autograd
   keeps them for the backward pass; conv outputs are freed), and max-pooling's indices;
 - the statistics: a float32 copy of each style layer's map shared by its Gram and
-  shifted-Gram terms (bf16 only, and not in the lean mode that goes with checkpointing,
-  where the products upcast blocks of rows instead), and one gradient buffer of relu1_1's
-  map beyond the backward pass's own;
-- the histogram loss's difference F − R, kept in the network's precision, and the int64
-  ranks, the contiguous copy and the matched target of the channels ranked at a time;
+  shifted-Gram terms (bf16/fp16 only, and not in the lean mode that goes with
+  checkpointing), and one gradient buffer of relu1_1's map beyond the backward pass's own;
+- the backward pass's largest transient (the gradient of the biggest activation);
+- the float32 content target and, where the style and output pixel counts differ, each
+  histogram table resampled to the output's pixels;
+- the histogram loss's difference F − R of every histogram layer, kept in the network's
+  precision, and the int64 ranks, contiguous copy and matched values of the channels
+  ranked at a time;
 - the image, its gradient and the optimiser's state: L-BFGS keeps 2 vectors per history
-  entry, Adam 2 moments;
-- the backward pass's largest transient (the gradient of the biggest activation).
+  entry, Adam 2 moments; the optimiser keeps a copy of the last evaluated image.
 
 With ``checkpoint`` each block's activations are recomputed in the backward pass, so
-only the largest block's are alive at once. A margin covers the allocator's slack. The
-estimate errs on the safe side of measurements on an H100 (the Gatys evaluation alone at
-4096x4096: 26 GB measured in fp32, 21 GB in bf16 with channels-last).
+only the largest block's are alive at once. A margin covers the allocator's slack, and a
+constant the run's fixed cost.
 """
 
 from __future__ import annotations
@@ -33,11 +47,32 @@ from fuchun.errors import MemoryPlanError
 from fuchun.losses.histogram import CHANNEL_CHUNK
 
 MARGIN = 1.1  # allocator slack and small buffers
-OVERHEAD_BYTES = 400 * 2**20  # weights (fp32 + bf16 copy), runtime, small tensors
-BYTES = {"fp32": 4, "bf16": 2}
+# the run's fixed cost beyond the loaded network: autocast's copy of the weights, the
+# convolution library's workspaces, small tensors, and the modules torch loads on the first
+# optimiser step (fitted to benchmarks/memory.py's whole runs on the CPU: 173 MiB measured
+# at 160x120 px, where 96 MiB of overhead planned 169)
+OVERHEAD_BYTES = 112 * 2**20
+BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+SORT_BYTES = 16  # per value while a quantile table is built: float32 copy, sorted values, int64 order
 
 
 MIN_HISTORY = 5  # the planner shrinks L-BFGS's history down to this before giving up
+
+
+@dataclass(frozen=True)
+class Loads:
+    """What the objective holds besides the network's activations.
+
+    Channels are counted per input pixel: a layer of C channels in block k holds C / 4^(k-1)
+    values per pixel of the image. The defaults are the default loss preset's.
+    """
+
+    content: float = 8.0  # Σ over the content layers (relu4_2: 512 / 64)
+    hist: float = 72.0  # Σ over the histogram layers (relu1_1 + relu4_1: 64 + 8)
+    hist_widest: float = 64.0  # the widest histogram layer
+    style: float = 122.0  # Σ over every layer of a style statistic (relu1_1 ... relu5_1)
+    style_per_pixel: float = 1.0  # style pixels (all style images) per output pixel (--style-scale)
+    style_pixels: int = 0  # style pixels that do not follow the output's size (--style-size)
 
 
 @dataclass(frozen=True)
@@ -84,21 +119,52 @@ def estimate(
     precision: str,
     optimizer: str,
     history: int,
-    hist_channels: int = 64,
+    loads: Loads = Loads(),
     checkpoint: bool = False,
+    device: str = "cpu",
 ) -> int:
-    """Estimated peak bytes of one run at ``size`` = (W, H)."""
+    """Estimated peak bytes of one run at ``size`` = (W, H), beyond the loaded network."""
     pixels = size[0] * size[1]
+    style_pixels = loads.style_per_pixel * pixels + loads.style_pixels
+    tables = loads.hist * 4 * style_pixels  # float32 quantile tables
+    build = _build_bytes(style_pixels, arch=arch, deepest=deepest, precision=precision, loads=loads)
+    step = _step_bytes(
+        pixels,
+        style_pixels,
+        arch=arch,
+        deepest=deepest,
+        precision=precision,
+        optimizer=optimizer,
+        history=history,
+        loads=loads,
+        checkpoint=checkpoint,
+    )
+    adds = device == "cpu"  # see the module's note on the allocators
+    return int(OVERHEAD_BYTES + MARGIN * (tables + (build + step if adds else max(build, step))))
+
+
+def _build_bytes(style_pixels: float, *, arch: str, deepest: str, precision: str, loads: Loads) -> float:
+    """Bytes of the build's transients: the style images' maps and sorting a table (or a forward pass)."""
+    _, largest = _per_pixel(arch, deepest, precision=precision, checkpoint=False)
+    maps = loads.style * BYTES[precision]  # the style images' maps of the wanted layers
+    return (maps + max(loads.hist_widest * SORT_BYTES, 2 * largest)) * style_pixels
+
+
+def _step_bytes(
+    pixels: int, style_pixels: float, *, arch, deepest, precision, optimizer, history, loads, checkpoint
+) -> float:
+    """Bytes alive during a loss-and-gradient evaluation, besides the histogram tables."""
     kept, largest = _per_pixel(arch, deepest, precision=precision, checkpoint=checkpoint)
     # float32 copies of the Gram layers' maps (fuchun.losses.products): relu1_1 ... relu5_1
     # together hold just under twice relu1_1's 64 channels
-    shared = 2 * 64 * 4 if precision == "bf16" and not checkpoint else 0
+    shared = 2 * 64 * 4 if precision != "fp32" and not checkpoint else 0
     stats = shared + 64 * BYTES[precision]  # and one more gradient buffer of it than the backward's own
     chunk = CHANNEL_CHUNK * (BYTES[precision] + 8 + 4)  # copy, int64 ranks, matched values of one chunk
-    hist = hist_channels * BYTES[precision] + chunk if hist_channels else 0  # the kept difference F − R
-    state = {"lbfgs": 2 * history + 4, "adam": 4}[optimizer] * 3 * 4
-    per_pixel = kept + largest + stats + hist + state
-    return int(OVERHEAD_BYTES + MARGIN * per_pixel * pixels)
+    hist = loads.hist * BYTES[precision] + chunk if loads.hist else 0  # the kept differences F − R
+    resampled = loads.hist * 4 if style_pixels != pixels else 0  # each table at the output's pixels
+    state = {"lbfgs": 2 * history + 5, "adam": 5}[optimizer] * 3 * 4
+    per_pixel = kept + largest + stats + hist + resampled + loads.content * 4 + state
+    return per_pixel * pixels
 
 
 def available_bytes(device: torch.device) -> int:

@@ -20,6 +20,7 @@ from fuchun.features import VGGFeatures
 from fuchun.losses import ContentLoss, GramLoss, HistogramLoss, ShiftedGramLoss, total_variation
 from fuchun.losses.products import as_rows, exact_rows
 from fuchun.losses.shifted import fitting_shifts
+from fuchun.machine import scale_grad
 
 TERMS = ("content", "style", "shift", "hist", "tv")
 
@@ -39,9 +40,11 @@ class Objective(nn.Module):
         autocast: Callable[[], AbstractContextManager] = nullcontext,
         lean: bool = False,
         size: tuple[int, int] | None = None,
+        grad_scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.net, self.cfg, self.autocast = net, cfg, autocast
+        self.grad_scale = grad_scale  # the static loss scale of fp16 (fuchun.machine.scale_grad)
         self.lean = lean  # no shared float32 copies of the maps (large pictures; fuchun.memory)
         self.masks = masks  # one (1, 1, H, W) mask per style at the output size, or None (fuchun.controls.masks)
         if masks is not None:
@@ -65,6 +68,7 @@ class Objective(nn.Module):
 
     def features(self, image: torch.Tensor, layers) -> dict[str, torch.Tensor]:
         """The network's activations for ``image`` under this objective's precision."""
+        image = scale_grad(image, 1 / self.grad_scale)  # undoes the loss scale on the image's gradient
         with self.autocast():
             return self.net(image.contiguous(memory_format=torch.channels_last), layers)
 
@@ -135,7 +139,7 @@ class Objective(nn.Module):
             terms["tv"] = cfg.tv_weight * total_variation(image)
         if not terms:
             raise ValueError("every loss weight is 0: nothing to optimise")
-        return sum(terms.values()), terms
+        return scale_grad(sum(terms.values()), self.grad_scale), terms
 
 
 def _per_region(make, feats: list[torch.Tensor], blend, regions: list[dict] | None, name: str) -> nn.Module:

@@ -93,6 +93,8 @@ def optimise(
     pixels = image.detach().clone().contiguous().requires_grad_(True)  # L-BFGS needs plain strides
     tracker = _Tracker(objective, steps, on_step)
     _OPTIMISERS[optimizer](pixels, tracker, lr=lr, history=history, carry=carry)
+    if not bool(torch.isfinite(pixels).all()):  # Adam's last update is not evaluated either
+        raise NonFiniteLoss(tracker.step, tracker.best if tracker.best is not None else image.detach().clone())
     return pixels.detach().clamp(0, 1)
 
 
@@ -120,6 +122,11 @@ def _run_lbfgs(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: i
         opt.step(closure)
         if tracker.step == before:
             break
+    # with one evaluation left, torch's L-BFGS applies an update it never evaluates: a
+    # blow-up there would escape the non-finite check, so only evaluated pixels are kept
+    if tracker.best is not None and not torch.equal(pixels.detach(), tracker.best):
+        with torch.no_grad():
+            pixels.copy_(tracker.best)
 
 
 def _run_adam(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: int, carry: Carry | None) -> None:
@@ -134,6 +141,9 @@ def _run_adam(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: in
         opt.step()
         with torch.no_grad():
             pixels.clamp_(0, 1)
+        if carry is not None:  # the live moments (no copy), for a checkpoint taken mid-scale
+            state = opt.state[pixels]
+            carry.step, carry.exp_avg, carry.exp_avg_sq = int(state["step"]), state["exp_avg"], state["exp_avg_sq"]
     state = opt.state.get(pixels)
     if carry is not None and state:
         carry.step = int(state["step"])

@@ -2,6 +2,6 @@
 
 import sys
 
-from fuchun.cli.parser import main
+from fuchun.cli import main
 
 sys.exit(main())

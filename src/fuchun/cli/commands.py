@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import pathlib
 import re
+import signal
 import sys
 
 from fuchun.api import picture_options, render
-from fuchun.errors import NonFiniteLoss, UsageError
+from fuchun.cli.resume import CheckpointWriter, absolute_inputs, resume_namespace
+from fuchun.errors import NonFiniteLoss, Stopped, UsageError
 from fuchun.io.write import write_image
 from fuchun.report.bar import BarReporter
 from fuchun.report.base import MultiReporter
@@ -35,8 +37,13 @@ def blend_weights(text: str) -> list[float]:
     return values
 
 
-def run_command(ns: argparse.Namespace, options: dict) -> int:
-    """Run stylize / texture / reconstruct and write the picture."""
+def run_command(ns: argparse.Namespace, options: dict, *, interrupts=None, resume=None) -> int:
+    """Run stylize / texture / reconstruct and write the picture (``resume``: go on from a RunState).
+
+    ``interrupts`` (:class:`fuchun.cli.interrupts.Interrupts`) asks the run to stop on a signal;
+    a stopped run writes its picture and a checkpoint and exits with 128 + the signal's number.
+    """
+    options = absolute_inputs(options)
     output = pathlib.Path(ns.output)
     inputs = [p for p in [getattr(ns, "content", None), *(getattr(ns, "style", None) or [])] if p]
     if "init" in options and pathlib.Path(options["init"]).exists():
@@ -48,15 +55,22 @@ def run_command(ns: argparse.Namespace, options: dict) -> int:
         raise ValueError(f"--style-blend has {len(blend)} weights for {len(ns.style)} style images")
     reporter = BarReporter(quiet=options.get("quiet", False), snapshot=_snapshot_writer(output, inputs, options))
     trace = _trace_reporter(ns, options, blend)
+    writer = CheckpointWriter(ns, inputs)
     try:
         image = render(
             ns.command,
             content=getattr(ns, "content", None),
             style=getattr(ns, "style", None),
             style_blend=blend,
-            reporter=reporter if trace is None else MultiReporter(reporter, trace),
+            reporter=MultiReporter(*(r for r in (reporter, trace, interrupts, writer) if r is not None)),
+            resume=resume,
             **picture_options(options),
         )
+    except Stopped as stop:
+        reporter.close()
+        writer.stopped(stop)
+        _trace_failed(trace, reporter, stop)
+        return 128 + (interrupts.signum if interrupts is not None and interrupts.signum else signal.SIGINT)
     except NonFiniteLoss as exc:
         write_image(exc.image[0].float().cpu(), output, bit_depth=ns.bit_depth, protect=inputs)
         _trace_failed(trace, reporter, exc)
@@ -67,10 +81,23 @@ def run_command(ns: argparse.Namespace, options: dict) -> int:
     finally:
         reporter.close()
     write_image(image, output, bit_depth=ns.bit_depth, protect=inputs)
+    writer.finished()
     if trace is not None:
         trace.finish(image=image)
     reporter.done(output)
     return 0
+
+
+def resume_command(ns: argparse.Namespace, *, interrupts=None) -> int:
+    """Finish the run a checkpoint stopped, with its options, inputs and output."""
+    run_ns, options, state = resume_namespace(ns.checkpoint)
+    if not options.get("quiet"):
+        print(
+            f"fuchun: resuming {ns.checkpoint} at step {state.step} of {state.steps} "
+            f"(scale {state.scale + 1} of {len(state.sizes)}), writing {run_ns.output}",
+            file=sys.stderr,
+        )
+    return run_command(run_ns, options, interrupts=interrupts, resume=state)
 
 
 def _check_output(output: pathlib.Path, inputs: list, bit_depth: int) -> None:
@@ -106,9 +133,9 @@ def _trace_failed(trace, reporter, exc: BaseException) -> None:
     """Write the trace of a failed run without hiding the failure itself."""
     if trace is None:
         return
-    image = getattr(exc, "image", None)
+    image = getattr(exc, "image", None)  # (1, 3, H, W) of NonFiniteLoss, (3, H, W) of Stopped
     try:
-        trace.finish(image=None if image is None else image[0], error=exc)
+        trace.finish(image=None if image is None else image.reshape(-1, *image.shape[-2:]), error=exc)
     except Exception as err:  # noqa: BLE001 - the run's own error matters more
         reporter.warning(f"the trace was not written: {err}")
 
@@ -152,7 +179,9 @@ def weights_command(ns: argparse.Namespace) -> int:
         for name in ns.fetch or ["vgg16"]:
             if name not in BACKBONES:
                 raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)}")
-            fetch_weights(name, progress=lambda m: print(m, file=sys.stderr))
+            fetch_weights(name, progress=lambda m: print(m, file=sys.stderr), force=ns.force)
+    if ns.verify:
+        return _verify_weights()
     for name, path, present, size in cached_status():
         state = f"{size / 1e6:.0f} MB" if present else "not cached"
         print(f"{name:18} {state:>11}  {path}  ({BACKBONES[name].description})")
@@ -169,6 +198,24 @@ def _keep_directory(name: str) -> pathlib.Path:
     except OSError as exc:
         raise UsageError(f"--keep: cannot create directory '{keep}': {exc.strerror or exc}") from None
     return keep
+
+
+def _verify_weights() -> int:
+    """Hash every cached backbone file; 1 if any does not match its pin."""
+    from fuchun.errors import WeightsError
+    from fuchun.weights.verify import check_converted
+
+    status = 0
+    for name, path, present, _ in cached_status():
+        if not present:
+            print(f"{name:18} not cached")
+            continue
+        try:
+            print(f"{name:18} ok, SHA-256 {check_converted(name, path, fresh=True)}  {path}")
+        except WeightsError as exc:
+            print(f"fuchun: error: {exc}", file=sys.stderr)
+            status = 1
+    return status
 
 
 def article_command(ns: argparse.Namespace, options: dict) -> int:

@@ -18,9 +18,10 @@ from collections.abc import Sequence
 import torch
 
 from fuchun.cli import commands
+from fuchun.cli.interrupts import Interrupts
 from fuchun.config.options import MODE_DEFAULTS, Config
 from fuchun.config.presets import PRESET_KEYS
-from fuchun.errors import FuchunError, UsageError, one_line
+from fuchun.errors import FuchunError, Interrupted, UsageError, one_line
 
 _NO_DEFAULT = object()
 
@@ -123,8 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
                 help="blend weights of several style images, e.g. 3,1,1",
             )
         _add_config_options(p, name)
+    r = sub.add_parser("resume", help="finish a run that was stopped, from its checkpoint")
+    r.add_argument("checkpoint", help="the OUTPUT.checkpoint.safetensors file a stopped run left beside its output")
     w = sub.add_parser("weights", help="show cached weights; fetch them")
     w.add_argument("--fetch", nargs="*", metavar="BACKBONE", help="fetch these backbones (default: vgg16)")
+    w.add_argument(
+        "--force", action="store_true", help="with --fetch: convert (or download) again, repairing the cache"
+    )
+    w.add_argument("--verify", action="store_true", help="hash every cached file and check it against its pin")
     _add_eval_parser(sub)
     _add_article_parser(sub)
     _add_studio_parser(sub)
@@ -172,7 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _warn
         try:
-            return _dispatch(build_parser().parse_args(argv))
+            interrupts = Interrupts().install()
+            return _dispatch(build_parser().parse_args(argv), interrupts)
+        except Interrupted as exc:
+            return _fail("interrupted", 128 + exc.signum)
         except FuchunError as exc:
             return _fail(str(exc), exc.exit_status)
         except ValueError as exc:  # an option value checked outside the parser
@@ -181,10 +191,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail("out of memory: try a smaller --size, --precision bf16 or --device cpu", 1)
         except KeyboardInterrupt:
             return _fail("interrupted", 130)
+        except OSError as exc:  # a file system failure no check above foresaw: one line, not a traceback
+            where = f" ({exc.filename})" if exc.filename else ""
+            return _fail(f"{exc.strerror or exc}{where}", 1)
 
 
-def _dispatch(ns: argparse.Namespace) -> int:
+def _dispatch(ns: argparse.Namespace, interrupts) -> int:
     """Run the sub-command of ``ns``; returns the exit status."""
+    if ns.command == "resume":
+        return commands.resume_command(ns, interrupts=interrupts)
     if ns.command == "weights":
         return commands.weights_command(ns)
     if ns.command == "eval":
@@ -193,7 +208,7 @@ def _dispatch(ns: argparse.Namespace) -> int:
         return commands.studio_command(ns)
     if ns.command == "article":
         return commands.article_command(ns, config_options(ns))
-    return commands.run_command(ns, config_options(ns))
+    return commands.run_command(ns, config_options(ns), interrupts=interrupts)
 
 
 def _warn(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001 - warnings' signature

@@ -15,7 +15,7 @@ from fuchun.config import parse
 from fuchun.config.presets import PRESET_KEYS, PRESETS, preset
 
 OPTIMIZERS = ("lbfgs", "adam")
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 BACKBONE_NAMES = ("vgg16", "vgg19", "vgg16-torchvision")
 INITS = ("content", "noise", "style-mean")  # or a path to an image file
@@ -120,10 +120,19 @@ class Config:
     weights: str | None = opt(None, "a local .safetensors or state-dict file for the backbone", group="machine")
     device: str = opt("auto", "device", choices=DEVICES, group="machine")
     precision: str = opt(
-        "auto", "arithmetic of the convolutions (statistics are always fp32)", choices=PRECISIONS, group="machine"
+        "auto",
+        "arithmetic of the convolutions; auto: bf16 where native, fp16 on older CUDA GPUs (statistics are always fp32)",
+        choices=PRECISIONS,
+        group="machine",
     )
     # --- reporting
     save_every: int = opt(0, "write a snapshot every N steps (0: never)", parse_fn=parse.nonneg_int, group="report")
+    checkpoint_every: int = opt(
+        50,
+        "keep the picture so far at -o and a checkpoint to resume from every N steps (0: never)",
+        parse_fn=parse.nonneg_int,
+        group="report",
+    )
     quiet: bool = opt(False, "no progress bar or start line", group="report")
     trace: str | None = opt(None, "write a JSON trace, a loss plot and a snapshot sheet into DIR", group="report")
 

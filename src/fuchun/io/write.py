@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import pathlib
-import tempfile
 from collections.abc import Iterable
 
 import numpy as np
@@ -20,6 +19,7 @@ import torch
 from PIL import Image
 
 from fuchun.errors import ImageError, one_line
+from fuchun.io.atomic import check_dir_writable, write_atomic
 from fuchun.io.codec16 import png16_bytes, tiff16_bytes
 from fuchun.io.formats import WRITE_DEPTHS, WRITE_SUFFIXES, StrPath, check_image_tensor, is_positive_int
 from fuchun.io.paths import is_loop, resolved
@@ -68,6 +68,7 @@ def check_writable(path: StrPath, *, bit_depth: int = 8, protect: Iterable[StrPa
     """Raise ImageError unless ``path`` could be written (checked before a long run); return the format."""
     target = pathlib.Path(path)
     fmt = _check_write_request(target, bit_depth=bit_depth, quality=quality)
+    _check_name_length(target)
     for guarded in protect:
         if _same_file(target, pathlib.Path(guarded)):
             raise ImageError(f"refusing to overwrite input image '{target}'; choose another output path")
@@ -93,6 +94,16 @@ def _check_write_request(target: pathlib.Path, *, bit_depth: int, quality: int) 
     return fmt
 
 
+def _check_name_length(target: pathlib.Path) -> None:
+    """Raise ImageError if ``target``'s name is longer than its file system allows."""
+    try:
+        limit = os.pathconf(target.parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows), no such folder, no limit
+        return
+    if len(os.fsencode(target.name)) > limit:
+        raise ImageError(f"cannot write '{target}': the file name is longer than {limit} bytes")
+
+
 def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
     """True if ``a`` and ``b`` name the same file (inode when both exist, else resolved path)."""
     if a.exists() and b.exists():
@@ -104,7 +115,9 @@ def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
 
 
 def _check_output_location(target: pathlib.Path) -> None:
-    """Raise ImageError if ``target``'s directory is missing, ``target`` is a directory or loops."""
+    """Raise ImageError unless a file could be written at ``target``: its directory exists and
+    takes new files (not read-only, not someone else's), its name is not too long for the file
+    system, and it is not a directory."""
     if is_loop(target):
         raise ImageError(f"cannot write '{target}': it is a symbolic link loop")
     parent = target.parent
@@ -112,6 +125,10 @@ def _check_output_location(target: pathlib.Path) -> None:
         raise ImageError(f"cannot write '{target}': directory '{parent}' does not exist")
     if target.is_dir():
         raise ImageError(f"cannot write '{target}': it is a directory")
+    try:
+        check_dir_writable(parent)
+    except OSError as exc:
+        raise ImageError(f"cannot write '{target}': {one_line(exc.strerror or exc)}") from None
 
 
 def _encode(image: torch.Tensor, *, fmt: str, bit_depth: int, quality: int) -> bytes:
@@ -128,27 +145,8 @@ def _encode(image: torch.Tensor, *, fmt: str, bit_depth: int, quality: int) -> b
 
 
 def _write_atomically(target: pathlib.Path, payload: bytes) -> None:
-    """Write ``payload`` to a temp file beside ``target``, then rename it into place."""
+    """Write ``payload`` to ``target`` through :func:`fuchun.io.atomic.write_atomic`, one error line on failure."""
     try:
-        tmp = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False)
+        write_atomic(target, payload)
     except OSError as exc:
         raise ImageError(f"cannot write '{target}': {one_line(exc.strerror or exc)}") from exc
-    try:
-        with tmp:
-            tmp.write(payload)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp.name, 0o666 & ~_umask())
-        os.replace(tmp.name, target)
-    except BaseException as exc:
-        pathlib.Path(tmp.name).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ImageError(f"cannot write '{target}': {one_line(exc.strerror or exc)}") from exc
-        raise
-
-
-def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -16,6 +16,7 @@ class BarReporter(Reporter):
         self.quiet, self.snapshot = quiet, snapshot
         self.bar: tqdm | None = None
         self.elapsed = 0.0
+        self.first = self.last = self.total = 0  # steps seen: a resumed run starts past 1
 
     def start(self, info: RunInfo) -> None:
         if not self.quiet:
@@ -30,8 +31,9 @@ class BarReporter(Reporter):
 
     def step(self, progress: Progress) -> None:
         self.elapsed = progress.elapsed
+        self.first, self.last, self.total = self.first or progress.step, progress.step, progress.steps
         if self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(progress.step - self.bar.n)  # a resumed run's bar starts where it stopped
             terms = " ".join(f"{k}={v:.3g}" for k, v in progress.terms.items())
             self.bar.set_description(
                 f"scale {progress.scale}/{progress.n_scales} {progress.size[0]}x{progress.size[1]}", refresh=False
@@ -53,4 +55,5 @@ class BarReporter(Reporter):
 
     def done(self, output) -> None:
         if not self.quiet:
-            print(f"fuchun: wrote {output} in {self.elapsed:.1f} s", file=sys.stderr)
+            resumed = f" (steps {self.first}-{self.last} of {self.total}: resumed)" if self.first > 1 else ""
+            print(f"fuchun: wrote {output} in {self.elapsed:.1f} s{resumed}", file=sys.stderr)

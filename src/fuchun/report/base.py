@@ -68,6 +68,10 @@ class Reporter:
     def message(self, text: str) -> None:
         """Informational text, e.g. while fetching weights."""
 
+    def checkpoint(self, state: Any) -> None:
+        """Called every ``checkpoint_every`` steps with a :class:`fuchun.resume.RunState`
+        (the picture so far and what it takes to resume the run from it)."""
+
 
 class MultiReporter(Reporter):
     """Passes every event on to several reporters, in the order given."""
@@ -93,3 +97,7 @@ class MultiReporter(Reporter):
 
     def should_stop(self) -> bool:
         return any(reporter.should_stop() for reporter in self.reporters)
+
+    def checkpoint(self, state: Any) -> None:
+        for reporter in self.reporters:
+            reporter.checkpoint(state)

