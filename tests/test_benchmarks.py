@@ -33,7 +33,9 @@ def test_speed_benchmark_quick_prints_the_ratio_last(real_weights):
 
 @pytest.mark.weights
 def test_memory_benchmark_plans_a_whole_small_run_on_the_safe_side_within_1_3x(real_weights):
-    out = _run("memory.py", "--sizes", "160", "--aspects", "4:3", "--steps", "12", "--history", "2").strip()
+    # 512x384: below it the run's fixed cost (modules torch loads on the first step, allocator
+    # state) varies by some 40 MiB between environments, as much as a 160 px run's own buffers
+    out = _run("memory.py", "--sizes", "512", "--aspects", "4:3", "--steps", "12", "--history", "2").strip()
     lines = out.splitlines()
     assert any("measured" in line and "planned" in line for line in lines)
     smallest, largest = float(lines[-2]), float(lines[-1])  # planned / measured
