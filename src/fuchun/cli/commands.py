@@ -190,14 +190,15 @@ def weights_command(ns: argparse.Namespace) -> int:
 
 def _keep_directory(name: str) -> pathlib.Path:
     """The ``--keep`` directory, created if missing; UsageError if it cannot be one."""
+    from fuchun.io.paths import make_directory
+
     keep = pathlib.Path(name)
-    if keep.exists() and not keep.is_dir():
-        raise UsageError(f"--keep '{keep}' is a file, not a directory; name a directory for the pictures")
-    try:
-        keep.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--keep: cannot create directory '{keep}': {exc.strerror or exc}") from None
-    return keep
+    return make_directory(
+        keep,
+        error=UsageError,
+        is_file=f"--keep '{keep}' is a file, not a directory; name a directory for the pictures",
+        cannot=f"--keep: cannot create directory '{keep}'",
+    )
 
 
 def _verify_weights() -> int:

@@ -19,6 +19,8 @@ import secrets
 from collections.abc import Callable
 from typing import BinaryIO
 
+from fuchun.errors import one_line
+
 TEMP_PREFIX = ".fuchun-"
 TEMP_SUFFIX = ".tmp"
 
@@ -70,3 +72,11 @@ def check_dir_writable(folder: pathlib.Path) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
     tmp.unlink()
+
+
+def write_or_raise(target: str | os.PathLike, payload: bytes, *, error: type[Exception]) -> None:
+    """:func:`write_atomic`, with a failure raised as ``error`` naming ``target`` in one line."""
+    try:
+        write_atomic(target, payload)
+    except OSError as exc:
+        raise error(f"cannot write '{target}': {one_line(exc.strerror or exc)}") from exc

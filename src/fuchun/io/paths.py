@@ -62,3 +62,16 @@ def resolved(path: str | os.PathLike) -> pathlib.Path:
         return pathlib.Path(path).resolve()
     except (OSError, RuntimeError):  # RuntimeError: a symlink loop on Python < 3.13
         return pathlib.Path(os.path.abspath(path))
+
+
+def make_directory(path: str | os.PathLike, *, error: type[Exception], is_file: str, cannot: str) -> pathlib.Path:
+    """``path`` as a directory, created if missing: ``error(is_file)`` where a file stands there,
+    ``error("<cannot>: <reason>")`` where it cannot be created."""
+    directory = pathlib.Path(path)
+    if directory.exists() and not directory.is_dir():
+        raise error(is_file)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise error(f"{cannot}: {exc.strerror or exc}") from None
+    return directory

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from fuchun.errors import ImageError, one_line
-from fuchun.io.atomic import check_dir_writable, write_atomic
+from fuchun.io.atomic import check_dir_writable, write_or_raise
 from fuchun.io.codec16 import png16_bytes, tiff16_bytes
 from fuchun.io.formats import WRITE_DEPTHS, WRITE_SUFFIXES, StrPath, check_image_tensor, is_positive_int
 from fuchun.io.paths import is_loop, resolved
@@ -60,7 +60,7 @@ def write_image(
     target = pathlib.Path(path)
     fmt = check_writable(target, bit_depth=bit_depth, protect=protect, quality=quality)
     payload = _encode(image, fmt=fmt, bit_depth=bit_depth, quality=quality)
-    _write_atomically(target, payload)
+    write_or_raise(target, payload, error=ImageError)
     return target
 
 
@@ -142,11 +142,3 @@ def _encode(image: torch.Tensor, *, fmt: str, bit_depth: int, quality: int) -> b
     buffer = io.BytesIO()
     to_pil(image).save(buffer, format=fmt, **options)
     return buffer.getvalue()
-
-
-def _write_atomically(target: pathlib.Path, payload: bytes) -> None:
-    """Write ``payload`` to ``target`` through :func:`fuchun.io.atomic.write_atomic`, one error line on failure."""
-    try:
-        write_atomic(target, payload)
-    except OSError as exc:
-        raise ImageError(f"cannot write '{target}': {one_line(exc.strerror or exc)}") from exc

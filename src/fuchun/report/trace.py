@@ -22,7 +22,8 @@ from PIL import Image
 
 from fuchun.config.options import Config
 from fuchun.errors import TraceError, one_line
-from fuchun.io.atomic import write_atomic
+from fuchun.io.atomic import write_or_raise
+from fuchun.io.paths import make_directory
 from fuchun.io.write import to_pil
 from fuchun.report.base import Progress, Reporter, RunInfo
 from fuchun.report.plot import contact_sheet, loss_plot
@@ -36,13 +37,12 @@ THUMBNAIL = 224  # longest side of a snapshot on the sheet
 def prepare_directory(path: str | os.PathLike) -> pathlib.Path:
     """Create the trace directory if missing (checked before a run, not after it)."""
     directory = pathlib.Path(path)
-    if directory.exists() and not directory.is_dir():
-        raise TraceError(f"cannot write a trace into '{directory}': it is a file, not a directory")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TraceError(f"cannot create trace directory '{directory}': {exc.strerror or exc}") from exc
-    return directory
+    return make_directory(
+        directory,
+        error=TraceError,
+        is_file=f"cannot write a trace into '{directory}': it is a file, not a directory",
+        cannot=f"cannot create trace directory '{directory}'",
+    )
 
 
 def snapshot_steps(total: int, count: int = SNAPSHOTS) -> set[int]:
@@ -111,10 +111,11 @@ class TraceReporter(Reporter):
             tiles.append((_thumbnail(image), f"{'last good' if error else 'final'} · {w}x{h}"))
         record = self.record(error=error)
         if self.records:
-            _write(self.directory / PLOT_FILE, _png(self.plot()))
+            write_or_raise(self.directory / PLOT_FILE, _png(self.plot()), error=TraceError)
         if tiles:
-            _write(self.directory / SHEET_FILE, _png(contact_sheet(tiles, cell=THUMBNAIL, title=self._title())))
-        _write(self.directory / TRACE_FILE, dumps(record).encode())
+            sheet = contact_sheet(tiles, cell=THUMBNAIL, title=self._title())
+            write_or_raise(self.directory / SHEET_FILE, _png(sheet), error=TraceError)
+        write_or_raise(self.directory / TRACE_FILE, dumps(record).encode(), error=TraceError)
 
     def record(self, *, error: BaseException | None = None) -> dict[str, Any]:
         """The content of ``trace.json``."""
@@ -223,11 +224,3 @@ def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
-
-
-def _write(target: pathlib.Path, payload: bytes) -> None:
-    """Write ``payload`` to ``target`` atomically (:mod:`fuchun.io.atomic`), one error line on failure."""
-    try:
-        write_atomic(target, payload)
-    except OSError as exc:
-        raise TraceError(f"cannot write '{target}': {exc.strerror or exc}") from exc
