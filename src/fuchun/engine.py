@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import gc
 import math
-import time
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
+from fuchun.clock import Clock, StopRequest
 from fuchun.config.options import Config
 from fuchun.config.parse import MAX_SIDE, STYLE_SCALE
 from fuchun.controls.masks import fit_masks, masks_at_scale
@@ -25,8 +25,8 @@ from fuchun.io.read import MIN_SIDE, check_min_size, fit_longest, read_image, re
 from fuchun.machine import Machine, pick_machine
 from fuchun.memory import Loads, Plan, available_bytes, largest_side, plan
 from fuchun.objective import Objective
-from fuchun.optimize import Carry, optimise
-from fuchun.report.base import Progress, Reporter, RunInfo
+from fuchun.optimize import optimise
+from fuchun.report.base import Reporter, RunInfo
 from fuchun.resume import RunState
 from fuchun.weights.sources import load_weights
 
@@ -175,7 +175,7 @@ def run(
             )
             del objective, start  # free this scale's targets before the next scale builds its own,
             gc.collect()  # also where the optimiser's frames hold them in a reference cycle
-    except _StopRequest as stop:
+    except StopRequest as stop:
         state = clock.state(stop.image, stop.scale)
         raise Stopped(state.picture(), step=clock.done, steps=clock.total, state=state) from None
     return image[0].float().cpu()
@@ -194,14 +194,6 @@ def _resumed(
         clock.scale_step = 0
         return image, resume.scale + 1, False
     return image, resume.scale, True
-
-
-class _StopRequest(Exception):
-    """Raised from the step callback when the reporter asks to stop; carries the image."""
-
-    def __init__(self, image: torch.Tensor, scale: int) -> None:
-        super().__init__("stop requested")
-        self.image, self.scale = image, scale
 
 
 def _out_of_memory(exc: BaseException) -> bool:
@@ -274,52 +266,6 @@ def memory_loads(cfg: Config, job: Job, net: VGGFeatures, size: tuple[int, int])
         style_per_pixel=0.0 if fixed else style_px / math.prod(size),
         style_pixels=style_px if fixed else 0,
     )
-
-
-class Clock:
-    """Turns per-scale step callbacks into global :class:`Progress` reports, asks whether to
-    stop, and hands out a :class:`RunState` every ``every`` steps (0: never)."""
-
-    def __init__(self, total: int, cfg: Config, sizes: list[tuple[int, int]], *, every: int = 0) -> None:
-        self.total, self.done, self.t0 = total, 0, time.perf_counter()
-        self.cfg, self.sizes, self.every = cfg, sizes, every
-        self.scale_step, self.carry = 0, Carry()
-
-    def state(self, image: torch.Tensor, scale: int) -> RunState:
-        """Where the run stands with ``image`` (1, 3, h, w) just evaluated at scale ``scale``."""
-        carry = self.carry
-        if carry.exp_avg is not None:  # Adam's live moments: copy them off the device now
-            carry = Carry(carry.step, carry.exp_avg.detach().float().cpu(), carry.exp_avg_sq.detach().float().cpu())
-        picture = image.detach().float().cpu().contiguous()
-        return RunState(picture, scale, self.scale_step, self.done, self.total, self.sizes, self.cfg, carry)
-
-    def hook(self, reporter: Reporter, scale: int, size: tuple[int, int], *, done: int = 0):
-        self.scale_step = done
-
-        def on_step(step, loss, terms, image):
-            self.done += 1
-            self.scale_step += 1
-            reporter.step(
-                Progress(
-                    step=self.done,
-                    steps=self.total,
-                    scale=scale + 1,
-                    n_scales=len(self.sizes),
-                    size=size,
-                    loss=float(sum(terms.values())),
-                    terms=terms,
-                    elapsed=time.perf_counter() - self.t0,
-                    image=image,
-                )
-            )
-            if self.done >= self.total:
-                return
-            if reporter.should_stop():
-                raise _StopRequest(image.detach().clamp(0, 1), scale)
-            if self.every and self.done % self.every == 0:
-                reporter.checkpoint(self.state(image.clamp(0, 1), scale))
-
-        return on_step
 
 
 def image_at(image: torch.Tensor, size: tuple[int, int], machine: Machine, *, name: str) -> torch.Tensor:
