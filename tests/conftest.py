@@ -11,6 +11,8 @@ import torch
 from PIL import Image
 
 import fuchun
+import fuchun.engine
+import odd_files
 from fuchun.features import VGGFeatures
 from strict_skips import pytest_runtest_makereport  # noqa: F401  (CI: a skip fails unless marked gpu)
 
@@ -75,3 +77,24 @@ def real_weights():
     from fuchun.weights.sources import load_weights
 
     return load_weights("vgg16")
+
+
+@pytest.fixture
+def tiny_pretrained(monkeypatch, tiny_net) -> None:
+    """The engine's pretrained network replaced by the tiny random one (no weights are read)."""
+
+    def load(cfg, machine, reporter):
+        return tiny_net.to(machine.device, memory_format=torch.channels_last), "tiny"
+
+    monkeypatch.setattr(fuchun.engine, "load_network", load)
+
+
+@pytest.fixture
+def probe_folders(tmp_path) -> tuple[Path, Path]:
+    """(inputs, outputs): a photo and a painting in the first, nothing in the second."""
+    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    outputs.mkdir()
+    odd_files.png(inputs, "photo.png", seed=0)
+    odd_files.png(inputs, "painting.png", seed=1)
+    return inputs, outputs

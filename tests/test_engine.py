@@ -12,7 +12,7 @@ import fuchun.objective
 from fuchun.api import make_config, render
 from fuchun.config.options import Config
 from fuchun.engine import Job, output_size, scale_sizes, scale_steps
-from fuchun.errors import Stopped, UsageError
+from fuchun.errors import UsageError
 from fuchun.io.read import ImageError, read_image, resize_image
 from fuchun.optimize import NonFiniteLoss
 from fuchun.report.base import Progress, Reporter, RunInfo
@@ -378,32 +378,3 @@ def test_size_max_is_resolved_to_pixels(tiny_net, tiny_options, content, style):
         )
     w, h = reporter.info.sizes[-1]
     assert isinstance(w, int) and isinstance(h, int) and w / h == pytest.approx(4 / 3, rel=0.05)
-
-
-class _StopAfter(Reporter):
-    """Asks the run to stop once ``n`` steps are done."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self.seen = n, 0
-
-    def step(self, progress) -> None:
-        self.seen = progress.step
-
-    def should_stop(self) -> bool:
-        return self.seen >= self.n
-
-
-def test_a_stop_request_ends_the_run_with_the_picture_at_the_output_size(tiny_net, tiny_options, content, style):
-    options = {**tiny_options, "size": 96, "scales": [64], "steps": 10}
-    with pytest.raises(Stopped) as stopped:
-        render("stylize", content=content, style=style, net=tiny_net, reporter=_StopAfter(3), **options)
-    full = render("stylize", content=content, style=style, net=tiny_net, **options)
-    assert (stopped.value.step, stopped.value.steps) == (3, 10)
-    assert stopped.value.image.shape == full.shape  # upsampled from the coarse scale it stopped at
-    assert 0 <= stopped.value.image.min() and stopped.value.image.max() <= 1
-
-
-def test_a_reporter_that_never_asks_to_stop_runs_every_step(tiny_net, tiny_options, content, style):
-    reporter = _StopAfter(10**9)
-    render("stylize", content=content, style=style, net=tiny_net, reporter=reporter, **tiny_options)
-    assert reporter.seen == tiny_options["steps"]

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import fuchun.engine
 import odd_files
 from fuchun.cli.parser import main
 from fuchun.io.read import read_image
@@ -27,25 +26,7 @@ from fuchun.io.read import read_image
 RUN = ["--size", "64", "--steps", "2", "--scales", "none", "--device", "cpu", "--precision", "fp32", "--quiet"]
 
 
-@pytest.fixture(autouse=True)
-def tiny_network(monkeypatch, tiny_net):
-    """Every run here uses the tiny random network (no weights are read)."""
-
-    def load(cfg, machine, reporter):
-        return tiny_net.to(machine.device, memory_format=torch.channels_last), "tiny"
-
-    monkeypatch.setattr(fuchun.engine, "load_network", load)
-
-
-@pytest.fixture
-def folders(tmp_path) -> tuple[Path, Path]:
-    """(inputs, outputs): a photo and a painting in the first, nothing in the second."""
-    inputs, outputs = tmp_path / "in", tmp_path / "out"
-    inputs.mkdir()
-    outputs.mkdir()
-    odd_files.png(inputs, "photo.png", seed=0)
-    odd_files.png(inputs, "painting.png", seed=1)
-    return inputs, outputs
+pytestmark = pytest.mark.usefixtures("tiny_pretrained")  # every run uses the tiny random network
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -59,9 +40,9 @@ def _snapshot(folder: Path) -> dict[str, str]:
     return out
 
 
-def probe_fails(capsys, argv: list, folders: tuple[Path, Path], *, match: str = "") -> str:
+def probe_fails(capsys, argv: list, probe_folders: tuple[Path, Path], *, match: str = "") -> str:
     """Run ``argv``: non-zero status, one error line, no traceback, inputs and outputs untouched."""
-    inputs, outputs = folders
+    inputs, outputs = probe_folders
     before = (_snapshot(inputs), _snapshot(outputs))
     status = main([str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -108,11 +89,11 @@ def _role_cases():
 
 
 @pytest.mark.parametrize(("kind", "role"), list(_role_cases()))
-def test_a_broken_file_in_any_role_is_one_error_line(capsys, folders, kind, role):
-    inputs, outputs = folders
+def test_a_broken_file_in_any_role_is_one_error_line(capsys, probe_folders, kind, role):
+    inputs, outputs = probe_folders
     bad = odd_files.broken(inputs, kind)
     argv = ROLES[role](bad, inputs / "photo.png", inputs / "painting.png", outputs / "result.png")
-    line = probe_fails(capsys, [*argv, *RUN], folders)
+    line = probe_fails(capsys, [*argv, *RUN], probe_folders)
     assert "cannot read image" in line or "px" in line
 
 
@@ -142,21 +123,21 @@ NOT_FILES = {  # name -> (maker, a regular expression the error line matches)
 
 @pytest.mark.parametrize("role", ["photo", "painting", "mask", "start image", "texture source"])
 @pytest.mark.parametrize("kind", list(NOT_FILES))
-def test_a_path_that_is_not_a_regular_file_is_one_error_line(capsys, folders, kind, role):
-    inputs, outputs = folders
+def test_a_path_that_is_not_a_regular_file_is_one_error_line(capsys, probe_folders, kind, role):
+    inputs, outputs = probe_folders
     make, words = NOT_FILES[kind]
     bad = make(inputs, "odd.png")
     argv = ROLES[role](bad, inputs / "photo.png", inputs / "painting.png", outputs / "result.png")
-    assert re.search(words, probe_fails(capsys, [*argv, *RUN], folders))
+    assert re.search(words, probe_fails(capsys, [*argv, *RUN], probe_folders))
 
 
 @pytest.mark.parametrize("kind", ["directory", "symlink loop", "missing file"])
-def test_a_config_path_that_is_not_a_file_is_one_error_line(capsys, folders, kind):
-    inputs, outputs = folders
+def test_a_config_path_that_is_not_a_file_is_one_error_line(capsys, probe_folders, kind):
+    inputs, outputs = probe_folders
     make, words = NOT_FILES[kind]
     config = make(inputs, "run.toml")
     argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", outputs / "r.png", "--config", config]
-    assert re.search(words, probe_fails(capsys, argv, folders))
+    assert re.search(words, probe_fails(capsys, argv, probe_folders))
 
 
 @pytest.mark.parametrize(
@@ -170,25 +151,25 @@ def test_a_config_path_that_is_not_a_file_is_one_error_line(capsys, folders, kin
     ],
     ids=["symlink loop", "directory", "missing directory", "device", "unsupported suffix"],
 )
-def test_an_output_that_cannot_be_written_is_refused_before_the_run(capsys, folders, make, words):
-    inputs, outputs = folders
+def test_an_output_that_cannot_be_written_is_refused_before_the_run(capsys, probe_folders, make, words):
+    inputs, outputs = probe_folders
     argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", make(outputs), *RUN]
-    assert words in probe_fails(capsys, argv, folders)
+    assert words in probe_fails(capsys, argv, probe_folders)
 
 
-def test_the_output_over_an_input_is_refused_and_the_input_kept(capsys, folders):
-    inputs, _ = folders
+def test_the_output_over_an_input_is_refused_and_the_input_kept(capsys, probe_folders):
+    inputs, _ = probe_folders
     photo = inputs / "photo.png"
     argv = ["stylize", photo, inputs / "painting.png", "-o", photo, *RUN]
-    assert "refusing to overwrite input image" in probe_fails(capsys, argv, folders)
+    assert "refusing to overwrite input image" in probe_fails(capsys, argv, probe_folders)
 
 
-def test_article_keep_naming_an_existing_file_is_one_line(capsys, folders):
-    inputs, outputs = folders
+def test_article_keep_naming_an_existing_file_is_one_line(capsys, probe_folders):
+    inputs, outputs = probe_folders
     keep = outputs / "pictures"
     keep.write_bytes(b"mine")
     argv = ["article", inputs / "photo.png", inputs / "painting.png", "-o", outputs / "sheet.png", "--keep", keep]
-    assert "is a file, not a directory" in probe_fails(capsys, [*argv, *RUN], folders)
+    assert "is a file, not a directory" in probe_fails(capsys, [*argv, *RUN], probe_folders)
     assert keep.read_bytes() == b"mine"
 
 
@@ -196,8 +177,8 @@ def test_article_keep_naming_an_existing_file_is_one_line(capsys, folders):
 
 
 @pytest.mark.parametrize("kind", list(odd_files.LEGAL))
-def test_an_odd_but_legal_photo_gives_a_correct_picture(capsys, folders, kind):
-    inputs, outputs = folders
+def test_an_odd_but_legal_photo_gives_a_correct_picture(capsys, probe_folders, kind):
+    inputs, outputs = probe_folders
     photo = odd_files.LEGAL[kind](inputs)
     expected = read_image(photo)
     out = outputs / "result.png"
@@ -210,8 +191,8 @@ def test_an_odd_but_legal_photo_gives_a_correct_picture(capsys, folders, kind):
 
 
 @pytest.mark.parametrize("kind", ["cmyk jpeg", "16-bit rgb png", "rgba png", "animated gif", "exif-rotated jpeg"])
-def test_an_odd_but_legal_painting_is_used(capsys, folders, kind):
-    inputs, outputs = folders
+def test_an_odd_but_legal_painting_is_used(capsys, probe_folders, kind):
+    inputs, outputs = probe_folders
     out = outputs / "result.png"
     argv = ["stylize", inputs / "photo.png", odd_files.LEGAL[kind](inputs), "-o", out, *RUN]
     assert probe_succeeds(capsys, argv, out).shape == (3, 48, 64)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
-import fuchun.engine
 import odd_files
 from fuchun.cli.parser import main
 from fuchun.io.read import read_image
@@ -21,23 +19,7 @@ from test_probe_inputs import RUN, probe_fails
 # Python's own texts that used to reach the user (and any other sign of an internal message)
 INTERNAL = ("is not in list", "max() arg", "Overflow", "unpacking", "invalid literal", "could not convert", "Errno")
 
-
-@pytest.fixture(autouse=True)
-def tiny_network(monkeypatch, tiny_net):
-    def load(cfg, machine, reporter):
-        return tiny_net.to(machine.device, memory_format=torch.channels_last), "tiny"
-
-    monkeypatch.setattr(fuchun.engine, "load_network", load)
-
-
-@pytest.fixture
-def folders(tmp_path):
-    inputs, outputs = tmp_path / "in", tmp_path / "out"
-    inputs.mkdir()
-    outputs.mkdir()
-    odd_files.png(inputs, "photo.png", seed=0)
-    odd_files.png(inputs, "painting.png", seed=1)
-    return inputs, outputs
+pytestmark = pytest.mark.usefixtures("tiny_pretrained")  # every run uses the tiny random network
 
 
 # (options after the tiny run's, words of the error line)
@@ -110,11 +92,11 @@ BAD_OPTIONS = [
 
 
 @pytest.mark.parametrize(("extra", "words"), BAD_OPTIONS, ids=[" ".join(a) or "empty" for a, _ in BAD_OPTIONS])
-def test_an_impossible_option_is_one_line_in_our_own_words(capsys, folders, monkeypatch, extra, words):
-    inputs, outputs = folders
+def test_an_impossible_option_is_one_line_in_our_own_words(capsys, probe_folders, monkeypatch, extra, words):
+    inputs, outputs = probe_folders
     monkeypatch.chdir(outputs)  # relative names in the cases land here, and must not appear
     argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", outputs / "result.png", *RUN, *extra]
-    line = probe_fails(capsys, argv, folders)
+    line = probe_fails(capsys, argv, probe_folders)
     assert words in line
     assert not any(text in line for text in INTERNAL), line
     assert "content image" not in line  # an option's fault is never the photo's
@@ -134,10 +116,10 @@ COMMANDS = [
 
 
 @pytest.mark.parametrize(("argv", "words"), COMMANDS, ids=[" ".join(a[:1] + a[2:4]) for a, _ in COMMANDS])
-def test_an_impossible_command_is_one_line(capsys, folders, argv, words):
-    inputs, outputs = folders
+def test_an_impossible_command_is_one_line(capsys, probe_folders, argv, words):
+    inputs, outputs = probe_folders
     names = {"photo": inputs / "photo.png", "out": outputs / "r.png", "outdir": outputs}
-    assert words in probe_fails(capsys, [a.format(**names) for a in argv], folders)
+    assert words in probe_fails(capsys, [a.format(**names) for a in argv], probe_folders)
 
 
 @pytest.mark.parametrize(
@@ -153,31 +135,31 @@ def test_an_impossible_command_is_one_line(capsys, folders, argv, words):
         ("size = \n", "is not valid TOML"),
     ],
 )
-def test_an_impossible_config_file_is_one_line(capsys, folders, text, words):
-    inputs, outputs = folders
+def test_an_impossible_config_file_is_one_line(capsys, probe_folders, text, words):
+    inputs, outputs = probe_folders
     config = inputs / "run.toml"
     config.write_text(text)
     argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", outputs / "r.png", "--config", config]
-    assert words in probe_fails(capsys, [*argv, *RUN[6:]], folders)
+    assert words in probe_fails(capsys, [*argv, *RUN[6:]], probe_folders)
 
 
 @pytest.mark.parametrize(
     ("record", "words"),
     [({"bit_depth": 12}, "bit_depth: 12 is not 8 or 16"), ({"style_blend": [0, 0]}, "positive sum")],
 )
-def test_a_trace_with_impossible_settings_is_one_line(capsys, folders, record, words):
-    inputs, outputs = folders
+def test_a_trace_with_impossible_settings_is_one_line(capsys, probe_folders, record, words):
+    inputs, outputs = probe_folders
     trace = inputs / "trace.json"
     trace.write_text(json.dumps({"options": {"steps": 2}, **record}))
     argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", outputs / "r.png", "--config", trace, *RUN]
-    assert words in probe_fails(capsys, argv, folders)
+    assert words in probe_fails(capsys, argv, probe_folders)
 
 
 # ----------------------------------------------------------------------------- odd but possible
 
 
-def test_a_small_style_scale_enlarges_the_style_with_one_warning(capsys, folders):
-    inputs, outputs = folders
+def test_a_small_style_scale_enlarges_the_style_with_one_warning(capsys, probe_folders):
+    inputs, outputs = probe_folders
     out = outputs / "r.png"
     argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", out, *RUN, "--size", "96"]
     status = main([str(a) for a in [*argv, "--style-scale", "0.5", "--scales", "64,96"]])
@@ -190,8 +172,8 @@ def test_a_small_style_scale_enlarges_the_style_with_one_warning(capsys, folders
     assert read_image(out).shape == (3, 72, 96)
 
 
-def test_a_wide_texture_skips_the_shifts_that_do_not_fit_it(capsys, folders):
-    inputs, outputs = folders
+def test_a_wide_texture_skips_the_shifts_that_do_not_fit_it(capsys, probe_folders):
+    inputs, outputs = probe_folders
     square = odd_files.png(inputs, "pebbles.png", seed=2, size=(64, 64))
     out = outputs / "wide.png"
     argv = ["texture", square, "-o", out, *RUN, "--size", "256x64", "--scales", "128,256", "--shift", "relu1_1=48"]
