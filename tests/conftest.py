@@ -51,8 +51,11 @@ def tiny_net() -> VGGFeatures:
 
 @pytest.fixture
 def tiny_options() -> dict:
-    """Run options for tiny images on the CPU: few steps, one shift that fits at 64 px."""
+    """Run options for tiny images on the CPU: few steps, one shift that fits at 64 px, and the
+    ``fuchun`` preset, whose Gram, shifted-Gram, histogram and TV terms exercise every code path
+    of the article's losses (the default ``paint`` preset has its own tests)."""
     return {
+        "preset": "fuchun",
         "size": 64,
         "steps": 5,
         "scales": "none",

@@ -22,6 +22,11 @@ def test_article_renders_every_step(tiny_net, tiny_options):
     assert not torch.equal(pictures[3], pictures[5])
 
 
+def test_article_ends_with_the_article_preset_it_claims():
+    caption, mode, options = STEPS[-1]
+    assert mode == "stylize" and options == {"preset": "article"} and "article" in caption
+
+
 @pytest.mark.weights
 def test_article_command_writes_sheet_and_pictures(examples_dir, tmp_path, capsys, real_weights):
     out, keep = tmp_path / "sheet.png", tmp_path / "pictures"

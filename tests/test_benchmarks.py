@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
 BENCH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -50,3 +52,43 @@ def test_studio_preview_benchmark_runs_at_a_tiny_size(real_weights):
         line.startswith("preview off") for line in lines
     )
     assert 0 < float(lines[-1]) < 1
+
+
+@pytest.mark.weights
+def test_quality_benchmark_renders_measures_and_sheets_a_tiny_pair(real_weights, tmp_path):
+    examples = BENCH.parent / "src" / "fuchun" / "examples"
+    args = ["--images", str(examples), "--pairs", "tubingen+starry-night", "--sizes", "64", "--steps", "3"]
+    out = _run("quality.py", *args, "--presets", "gatys,fuchun", "--out", str(tmp_path))
+    assert out.startswith("    python benchmarks/quality.py --images")
+    assert "| tubingen+starry-night | fuchun |" in out and ("1/1" in out or "0/1" in out)
+    rows = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert [(r["pair"], r["preset"], r["size"]) for r in rows] == [
+        ("tubingen+starry-night", "gatys", 64),
+        ("tubingen+starry-night", "fuchun", 64),
+    ]
+    assert all(0 < r["structure"] <= 1 and r["style_distance"] > 0 and r["colour_distance"] > 0 for r in rows)
+    with Image.open(tmp_path / "sheet-64.png") as sheet:
+        assert sheet.width > 4 * 200  # photo, style and two presets side by side
+    again = _run("quality.py", *args, "--presets", "gatys", "--out", str(tmp_path), "--reuse")
+    assert "| tubingen+starry-night | gatys |" in again
+
+
+def test_quality_benchmark_says_in_one_line_when_the_images_are_missing(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "quality.py"), "--images", str(tmp_path / "none"), "--out", str(tmp_path)],
+        cwd=BENCH,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().count("\n") == 0 and "evaluation images are missing" in done.stderr
+
+
+@pytest.mark.weights
+def test_strength_benchmark_sweeps_the_dial_on_a_tiny_pair(real_weights, tmp_path):
+    out = _run("strength.py", "--size", "64", "--strengths", "2,8", "--out", str(tmp_path))
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert [r.split("|")[1].strip() for r in rows[1:]] == ["preset fuchun", "strength 2", "strength 8"]
+    assert out.startswith("command: python benchmarks/strength.py --size 64")
+    assert (tmp_path / "strength-sheet.png").exists() and (tmp_path / "strength-8.png").exists()

@@ -1,6 +1,7 @@
 """Several style images with blend weights: blended targets, the histogram's mixture, the CLI check.
 
-Gram and shifted-Gram targets are weighted sums of each style's statistics; the histogram
+Gram, shifted-Gram and Wasserstein-2 targets are weighted sums of each style's statistics
+(W2: of the means and raw second moments); the histogram
 target is the weighted mixture of the styles' activation distributions (a quantile table),
 not an average of per-style losses.
 """
@@ -21,6 +22,8 @@ OPTIONS = {
     "style_weight": 1.0,
     "shift_weight": 1.0,
     "hist_weight": 1.0,
+    "w2_weight": 1.0,
+    "w2_layers": ("relu1_1", "relu2_1"),
     "tv_weight": 0.0,
     "content_weight": 1.0,
     "style_layers": ("relu1_1", "relu2_1", "relu3_1"),
@@ -41,7 +44,7 @@ def _terms(net, styles, blend, image) -> dict[str, float]:
 
 
 def _assert_same_terms(a: dict[str, float], b: dict[str, float]) -> None:
-    assert set(a) == set(b) == {"content", "style", "shift", "hist"}
+    assert set(a) == set(b) == {"content", "style", "shift", "hist", "w2"}
     for name in a:
         assert a[name] == pytest.approx(b[name], rel=1e-5, abs=1e-7), name
 

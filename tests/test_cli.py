@@ -283,6 +283,8 @@ def test_start_line_names_backbone_device_and_precision(capsys, tmp_path, conten
             "cpu",
             "--precision",
             "fp32",
+            "--preset",
+            "fuchun",
         ]
     )
     err = capsys.readouterr().err
@@ -294,7 +296,7 @@ def test_start_line_names_backbone_device_and_precision(capsys, tmp_path, conten
     assert real_weights.sha256[:12] in start
     assert lines[-1].startswith(f"fuchun: wrote {out}")
     assert "Traceback" not in err and "error" not in err
-    # the default's longest shifts do not fit the small maps at 64 px: each layer said once, then skipped
+    # the fuchun preset's longest shifts do not fit the small maps at 64 px: each layer said once, then skipped
     warnings = [line for line in lines if line.startswith("fuchun: warning:")]
     layers = [w.split(" skipped at ")[1].split(":")[0] for w in warnings]
     assert sorted(layers) == sorted(set(layers)) and "relu1_1" in layers

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from fuchun.api import make_config
 from fuchun.cli.parser import UsageError, build_parser, config_options
 from fuchun.config import parse
-from fuchun.config.options import Config
+from fuchun.config.options import MODE_DEFAULTS, STRENGTH_BASE, Config, content_factor, mode_defaults
 from fuchun.config.presets import ARTICLE_STYLE, PRESET_KEYS, PRESETS, preset
 
 # ----------------------------------------------------------------------------- presets
@@ -26,9 +27,26 @@ def test_resolved_config_has_no_unset_loss_field_except_layer_weights(name):
     assert unset <= {"style_layer_weights"}  # None there means equal weights
 
 
-def test_default_preset_is_fuchun():
-    assert Config().preset == "fuchun"
-    assert Config().resolved().shifts == PRESETS["fuchun"]["shifts"]
+def test_default_preset_is_paint():
+    assert Config().preset == "paint"
+    cfg = Config().resolved()
+    assert cfg.w2_weight == PRESETS["paint"]["w2_weight"] > 0
+    assert cfg.style_weight == 0.0  # the Gram loss is replaced by the Wasserstein-2 one
+
+
+def test_mode_defaults_take_the_presets_schedule():
+    assert mode_defaults("stylize", "gatys") == MODE_DEFAULTS["stylize"]
+    painted = mode_defaults("stylize", "w2-adam")
+    assert painted["optimizer"] == "adam" and painted["average"] > 0 and painted["coarsest"] == 128
+    assert make_config("stylize", preset="w2-adam", steps=7).steps == 7  # the user's options win
+    with pytest.raises(ValueError, match="unknown preset"):
+        mode_defaults("stylize", "nope")
+
+
+def test_strength_scales_only_the_content_weight():
+    assert content_factor(Config().strength) == 1.0
+    assert content_factor(Config().strength + 1) == pytest.approx(1 / STRENGTH_BASE)
+    assert content_factor(0) > 1 > content_factor(10)
 
 
 def test_article_preset_matches_the_article():
@@ -83,6 +101,11 @@ FLAG_VALUES = {
     "hist_layers": [
         (["--hist-layers", "relu2_1"], ("relu2_1",)),
         (["--hist-layers", "relu3_1,relu5_1"], ("relu3_1", "relu5_1")),
+    ],
+    "w2_weight": [(["--w2-weight", "2.5"], 2.5), (["--w2-weight", "0"], 0.0)],
+    "w2_layers": [
+        (["--w2-layers", "relu2_1"], ("relu2_1",)),
+        (["--w2-layers", "relu1_1,relu3_1"], ("relu1_1", "relu3_1")),
     ],
     "tv_weight": [(["--tv-weight", "1.5"], 1.5), (["--tv-weight", "0"], 0.0)],
     "pooling": [(["--pooling", "avg"], "avg"), (["--pooling", "max"], "max")],
@@ -142,7 +165,7 @@ def test_updated_sets_known_fields_and_keeps_the_original():
     base = Config()
     new = base.updated(size=128, preset="gatys")
     assert (new.size, new.preset) == (128, "gatys")
-    assert (base.size, base.preset) == (512, "fuchun")
+    assert (base.size, base.preset) == (512, "paint")
 
 
 def test_updated_rejects_unknown_names_and_lists_valid_ones():

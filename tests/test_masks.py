@@ -28,13 +28,15 @@ OPTIONS = {
     "style_weight": 1.0,
     "shift_weight": 1.0,
     "hist_weight": 1.0,
+    "w2_weight": 1.0,
+    "w2_layers": ("relu1_1", "relu3_1"),
     "tv_weight": 0.0,
     "content_weight": 1.0,
     "style_layers": ("relu1_1", "relu2_1", "relu3_1"),
     "hist_layers": ("relu1_1", "relu3_1"),
     "shifts": {"relu1_1": (2, 4), "relu2_1": (2,)},
 }
-STYLE_TERMS = ("style", "shift", "hist")
+STYLE_TERMS = ("style", "shift", "hist", "w2")
 
 
 def _image(h: int, w: int, seed: int) -> torch.Tensor:
@@ -227,6 +229,7 @@ def test_style_gradient_stays_inside_the_mask(tiny_net):
         content_weight=0.0,
         style_layers=("relu1_1", "relu2_1"),
         hist_layers=("relu1_1",),
+        w2_layers=("relu1_1", "relu2_1"),
         shifts={"relu2_1": (2,)},
     )
     image = _image(40, 48, 4).requires_grad_(True)

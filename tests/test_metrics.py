@@ -205,7 +205,11 @@ def test_eval_prints_json(tmp_path, tiny_eval, capsys):
     style = _save(_image(70, 50, 2), tmp_path / "style.png")
     assert main(["eval", out, "--content", content, "--style", style, "--json", "--device", "cpu"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"content", "gram", "wasserstein", "colour", "colour_frechet"}
+    assert set(result) == {"content", "gram", "wasserstein", "colour", "colour_frechet"} | {
+        "structure",
+        "style_distance",
+        "colour_lab",
+    }
     assert set(result["gram"]) == {*metrics.GRAM_LAYERS, "mean"}
 
 

@@ -83,3 +83,28 @@ def test_adam_refuses_a_last_update_that_made_the_pixels_non_finite():
     with pytest.raises(NonFiniteLoss) as info:
         optimise(_BlowUp(), start, steps=1, optimizer="adam")
     assert torch.equal(info.value.image, start)
+
+
+def test_adam_average_is_the_bias_corrected_mean_of_the_iterates(tiny_net):
+    objective, start = _objective(tiny_net, 32), torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    seen = []  # the image each step evaluates: x0, x1, x2, x3
+    last = optimise(
+        objective,
+        start,
+        steps=4,
+        optimizer="adam",
+        lr=0.05,
+        on_step=lambda step, loss, terms, image: seen.append(image.clone()),
+    )
+    averaged = optimise(objective, start, steps=4, optimizer="adam", lr=0.05, average=0.5)
+    xs = [*seen[1:], last]  # the iterates after steps 1..4
+    # decay d: x_i weighs d^(4-i) (1 - d) / (1 - d^4)
+    weights = [0.5**3, 0.5**2, 0.5, 1.0]
+    expected = sum(w * x for w, x in zip(weights, xs, strict=True)) * 0.5 / (1 - 0.5**4)
+    torch.testing.assert_close(averaged, expected.clamp(0, 1))
+    assert not torch.allclose(averaged, last)
+
+
+def test_average_must_be_below_one(tiny_net):
+    with pytest.raises(ValueError, match="average"):
+        optimise(_objective(tiny_net, 32), torch.rand(1, 3, 32, 32), steps=1, optimizer="adam", average=1.0)

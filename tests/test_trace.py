@@ -22,7 +22,9 @@ from fuchun.report.base import MultiReporter, Reporter
 from fuchun.report.plot import TERM_COLOURS, contact_sheet, loss_plot
 from fuchun.report.trace import TRACE_FILE, snapshot_steps
 
-TINY_FLAGS = [
+TINY_FLAGS = [  # the fuchun preset: every Gram-family term and TV appear in the trace
+    "--preset",
+    "fuchun",
     "--size",
     "64",
     "--steps",

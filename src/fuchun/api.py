@@ -15,7 +15,7 @@ import PIL.Image
 import torch
 
 from fuchun.config.files import checked_options
-from fuchun.config.options import MODE_DEFAULTS, Config
+from fuchun.config.options import Config, mode_defaults
 from fuchun.controls.colour import preserve_inputs, preserve_output
 from fuchun.controls.masks import load_masks
 from fuchun.engine import Job, run
@@ -39,9 +39,9 @@ _CLI_ONLY = {
 
 def make_config(mode: str, **options: Any) -> Config:
     """The config of a run in ``mode`` with ``options`` applied over the mode's defaults."""
-    if mode not in MODE_DEFAULTS:
-        raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODE_DEFAULTS)}")
-    cfg = Config().updated(**{**MODE_DEFAULTS[mode], **checked_options(options)})
+    options = checked_options(options)
+    defaults = mode_defaults(mode, options.get("preset", Config().preset))
+    cfg = Config().updated(**{**defaults, **options})
     cfg.resolved()  # an impossible whole (a layer the network lacks) fails here, before any image is read
     return cfg
 

@@ -170,6 +170,7 @@ def run(
                 optimizer=cfg.optimizer,
                 lr=cfg.lr,
                 history=memory.history,
+                average=cfg.average,
                 on_step=clock.hook(reporter, index, size, done=skip),
                 carry=clock.carry,
             )
@@ -231,6 +232,7 @@ def _optimise_scale(objective: Objective, start: torch.Tensor, **kw) -> torch.Te
 def fit_memory(cfg: Config, job: Job, net: VGGFeatures, machine: Machine) -> tuple[Config, Plan]:
     """Resolve ``--size max`` and plan the final scale's memory (MemoryPlanError if it can't fit)."""
     layers = [*cfg.content_layers, *cfg.style_layers, *cfg.shifts, *cfg.hist_layers]
+    layers += list(cfg.w2_layers) if cfg.w2_weight > 0 else []
     kw = dict(
         arch=net.arch,
         deepest=net.deepest(layers),
@@ -255,7 +257,8 @@ def memory_loads(cfg: Config, job: Job, net: VGGFeatures, size: tuple[int, int])
 
     hist = cfg.hist_layers if cfg.hist_weight > 0 else ()
     shifts = tuple(cfg.shifts) if cfg.shift_weight > 0 else ()
-    style = {*(cfg.style_layers if cfg.style_weight > 0 else ()), *shifts, *hist}
+    w2 = tuple(cfg.w2_layers) if cfg.w2_weight > 0 else ()
+    style = {*(cfg.style_layers if cfg.style_weight > 0 else ()), *shifts, *hist, *w2}
     style_px = sum(math.prod(style_size(cfg, size, s)) for s in job.styles)
     fixed = cfg.style_size is not None
     return Loads(

@@ -228,6 +228,9 @@ def read_images(
     return images
 
 
+_TABLE_LAYER = {"content": CONTENT_LAYERS[0], "structure": "luma", "colour_lab": "lab"}  # what a single number reads
+
+
 def format_table(result: dict) -> str:
     """A small aligned text table of an :func:`evaluate` result: metric, layer, value."""
     rows = []
@@ -235,7 +238,7 @@ def format_table(result: dict) -> str:
         if isinstance(value, dict):
             rows += [(metric, layer, v) for layer, v in value.items()]
         else:
-            rows.append((metric, CONTENT_LAYERS[0] if metric == "content" else "rgb", value))
+            rows.append((metric, _TABLE_LAYER.get(metric, "rgb"), value))
     width = max(len(r[0]) for r in rows)
     lines = [f"{'metric':{width}}  {'layer':8}  value"]
     lines += [f"{m:{width}}  {layer:8}  {v:.6g}" for m, layer, v in rows]

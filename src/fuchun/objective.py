@@ -1,9 +1,15 @@
 """The weighted sum of all loss terms, built from a resolved config and the target images.
 
-L = w_c Σ content + w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l + w_tv TV.
+L = k(strength) w_c Σ content + w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l
+    + w_w2 mean_l W2_l + w_tv (L/256)² TV
 Every term is a relative error (see ``fuchun.losses``); the Gram layer
 weights a_l default to 1/L, and the shifted-Gram and histogram terms average over their
-layers, so the weights mean the same whatever the number of layers.
+layers, so the weights mean the same whatever the number of layers. k(strength) is the
+style-strength dial (:func:`fuchun.config.options.content_factor`, 1 at the default).
+
+TV is the mean squared neighbour difference times (L/256)², L the longest side: the same
+value for the same picture at every size (a smooth picture's neighbour differences shrink
+as 1/L).
 """
 
 from __future__ import annotations
@@ -14,15 +20,16 @@ from contextlib import AbstractContextManager, nullcontext
 import torch
 from torch import nn
 
-from fuchun.config.options import Config
+from fuchun.config.options import Config, content_factor
 from fuchun.controls.masks import RegionLoss, check_masks, layer_masks
 from fuchun.features import VGGFeatures
-from fuchun.losses import ContentLoss, GramLoss, HistogramLoss, ShiftedGramLoss, total_variation
+from fuchun.losses import ContentLoss, GramLoss, HistogramLoss, ShiftedGramLoss, WassersteinLoss, total_variation
 from fuchun.losses.products import as_rows, exact_rows
 from fuchun.losses.shifted import fitting_shifts
 from fuchun.machine import scale_grad
 
-TERMS = ("content", "style", "shift", "hist", "tv")
+TERMS = ("content", "style", "shift", "hist", "w2", "tv")
+TV_REFERENCE_SIDE = 256  # px: the size at which the TV weight is the plain mean squared difference
 
 
 class Objective(nn.Module):
@@ -54,6 +61,7 @@ class Objective(nn.Module):
         self.gram_losses = nn.ModuleDict()
         self.shift_losses = nn.ModuleDict()
         self.hist_losses = nn.ModuleDict()
+        self.w2_losses = nn.ModuleDict()
         with torch.no_grad():
             if content is not None and cfg.content_weight > 0:
                 self._build_content(content)
@@ -65,6 +73,7 @@ class Objective(nn.Module):
                 self._build_style(styles, blend, out_shape=out_shape)
         self.layer_weights = _layer_weights(cfg)
         self.layers = sorted({*self.content_losses, *self.gram_losses, *self.shift_losses, *self.hist_losses})
+        self.layers = sorted({*self.layers, *self.w2_losses})
 
     def features(self, image: torch.Tensor, layers) -> dict[str, torch.Tensor]:
         """The network's activations for ``image`` under this objective's precision."""
@@ -86,6 +95,8 @@ class Objective(nn.Module):
             wanted |= set(cfg.shifts)
         if cfg.hist_weight > 0:
             wanted |= set(cfg.hist_layers)
+        if cfg.w2_weight > 0:
+            wanted |= set(cfg.w2_layers)
         if not wanted:
             return
         per_style = [self.features(s, wanted) for s in styles]
@@ -100,6 +111,10 @@ class Objective(nn.Module):
             if cfg.hist_weight > 0 and name in cfg.hist_layers:
                 self.hist_losses[name] = _per_region(
                     lambda f, w, m: HistogramLoss(f, w, bins=cfg.hist_bins, mask=m), feats, blend, regions, name
+                )
+            if cfg.w2_weight > 0 and name in cfg.w2_layers:
+                self.w2_losses[name] = _per_region(
+                    lambda f, w, m: WassersteinLoss.from_styles(f, w, mask=m), feats, blend, regions, name
                 )
             if cfg.shift_weight > 0 and name in cfg.shifts:
                 self._build_shift(name, feats, blend, out_sizes[name], regions)
@@ -126,7 +141,8 @@ class Objective(nn.Module):
         x32 = {n: exact_rows(as_rows(feats[n])) if copies else None for n in {*self.gram_losses, *self.shift_losses}}
         terms = {}
         if self.content_losses:
-            terms["content"] = cfg.content_weight * sum(loss(feats[n]) for n, loss in self.content_losses.items())
+            weight = cfg.content_weight * content_factor(cfg.strength)
+            terms["content"] = weight * sum(loss(feats[n]) for n, loss in self.content_losses.items())
         if self.gram_losses:
             terms["style"] = cfg.style_weight * sum(
                 self.layer_weights[n] * loss(feats[n], x32[n]) for n, loss in self.gram_losses.items()
@@ -135,8 +151,11 @@ class Objective(nn.Module):
             terms["shift"] = cfg.shift_weight * _mean(loss(feats[n], x32[n]) for n, loss in self.shift_losses.items())
         if self.hist_losses:
             terms["hist"] = cfg.hist_weight * _mean(loss(feats[n]) for n, loss in self.hist_losses.items())
+        if self.w2_losses:
+            terms["w2"] = cfg.w2_weight * _mean(loss(feats[n]) for n, loss in self.w2_losses.items())
         if cfg.tv_weight > 0:
-            terms["tv"] = cfg.tv_weight * total_variation(image)
+            side = max(image.shape[-2:]) / TV_REFERENCE_SIDE
+            terms["tv"] = cfg.tv_weight * side * side * total_variation(image)
         if not terms:
             raise ValueError("every loss weight is 0: nothing to optimise")
         return scale_grad(sum(terms.values()), self.grad_scale), terms

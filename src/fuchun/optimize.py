@@ -7,7 +7,14 @@ after Adam steps and after L-BFGS finishes, never inside the closure.
 Adam's moments (Kingma & Ba 2015, arXiv 1412.6980) go from one scale of a coarse-to-fine
 run to the next (:class:`Carry`), resized with the image. Every loss term is a mean over
 positions, so a pixel's gradient shrinks in proportion to the pixel count r = new/old: the
-first moment is divided by r and the second by r². L-BFGS starts afresh at each scale:
+first moment is divided by r and the second by r².
+
+With ``average`` > 0 the result of Adam is not its last iterate but the running average of
+its iterates (Polyak & Juditsky 1992; an exponential average with Adam's bias correction,
+as in Kingma & Ba §7.2): Adam's steps keep jittering around the optimum, and their average
+is a cleaner picture. The next scale starts from it.
+
+L-BFGS starts afresh at each scale:
 carrying its curvature pairs the same way (steps resized, gradient differences divided by
 r) made the 512 px Gatys score slightly worse (0.5146 against 0.5124), since each scale's
 targets are new statistics.
@@ -83,23 +90,30 @@ def optimise(
     history: int = 50,
     on_step: StepCallback | None = None,
     carry: Carry | None = None,
+    average: float = 0.0,
 ) -> torch.Tensor:
     """Optimise ``image`` (1, 3, H, W) for ``steps`` loss evaluations; return it clamped.
 
-    ``carry`` (read, then updated in place) hands the optimiser's state to the next call.
+    ``carry`` (read, then updated in place) hands the optimiser's state to the next call;
+    ``average`` is the decay of Adam's iterate average (0: the last iterate is the result).
     """
+    if not 0.0 <= average < 1.0:
+        raise ValueError(f"average must be in [0, 1), got {average}")
     if optimizer not in _OPTIMISERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(_OPTIMISERS)}")
     pixels = image.detach().clone().contiguous().requires_grad_(True)  # L-BFGS needs plain strides
     tracker = _Tracker(objective, steps, on_step)
-    _OPTIMISERS[optimizer](pixels, tracker, lr=lr, history=history, carry=carry)
-    if not bool(torch.isfinite(pixels).all()):  # Adam's last update is not evaluated either
+    result = _OPTIMISERS[optimizer](pixels, tracker, lr=lr, history=history, carry=carry, average=average)
+    result = pixels if result is None else result
+    if not bool(torch.isfinite(result).all()):  # Adam's last update is not evaluated either
         raise NonFiniteLoss(tracker.step, tracker.best if tracker.best is not None else image.detach().clone())
-    return pixels.detach().clamp(0, 1)
+    return result.detach().clamp(0, 1)
 
 
-def _run_lbfgs(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: int, carry: Carry | None) -> None:
-    del carry  # L-BFGS starts afresh at each scale (see the module's note)
+def _run_lbfgs(
+    pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: int, carry: Carry | None, average: float
+) -> None:
+    del carry, average  # L-BFGS starts afresh at each scale and returns its last iterate (module note)
     opt = torch.optim.LBFGS(
         [pixels],
         lr=1.0,
@@ -129,8 +143,25 @@ def _run_lbfgs(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: i
             pixels.copy_(tracker.best)
 
 
-def _run_adam(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: int, carry: Carry | None) -> None:
+class _Average:
+    """Bias-corrected exponential average of the iterates: Σ d^(t−i) (1−d) x_i / (1 − d^t)."""
+
+    def __init__(self, like: torch.Tensor, decay: float) -> None:
+        self.decay, self.weight, self.sum = decay, 0.0, torch.zeros_like(like, memory_format=torch.preserve_format)
+
+    def update(self, x: torch.Tensor) -> None:
+        self.sum.mul_(self.decay).add_(x.detach(), alpha=1.0 - self.decay)
+        self.weight = self.weight * self.decay + (1.0 - self.decay)
+
+    def value(self) -> torch.Tensor:
+        return self.sum / self.weight
+
+
+def _run_adam(
+    pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: int, carry: Carry | None, average: float
+) -> torch.Tensor | None:
     opt = torch.optim.Adam([pixels], lr=lr)
+    mean = _Average(pixels, average) if average > 0 else None
     carried = None if carry is None else carry.moments_at(*pixels.shape[-2:])
     if carried is not None:
         exp_avg, exp_avg_sq = (t.to(pixels.device, pixels.dtype).contiguous() for t in carried)
@@ -141,6 +172,8 @@ def _run_adam(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: in
         opt.step()
         with torch.no_grad():
             pixels.clamp_(0, 1)
+        if mean is not None:
+            mean.update(pixels)
         if carry is not None:  # the live moments (no copy), for a checkpoint taken mid-scale
             state = opt.state[pixels]
             carry.step, carry.exp_avg, carry.exp_avg_sq = int(state["step"]), state["exp_avg"], state["exp_avg_sq"]
@@ -148,6 +181,7 @@ def _run_adam(pixels: torch.Tensor, tracker: _Tracker, *, lr: float, history: in
     if carry is not None and state:
         carry.step = int(state["step"])
         carry.exp_avg, carry.exp_avg_sq = state["exp_avg"].detach().clone(), state["exp_avg_sq"].detach().clone()
+    return None if mean is None or mean.weight == 0 else mean.value()
 
 
 _OPTIMISERS = {"lbfgs": _run_lbfgs, "adam": _run_adam}

@@ -160,6 +160,7 @@ def eval_command(ns: argparse.Namespace) -> int:
     from fuchun import engine
     from fuchun.config.options import Config
     from fuchun.machine import pick_machine
+    from fuchun.measures import quality
     from fuchun.metrics import evaluate, format_table, read_images
     from fuchun.report.base import Reporter
 
@@ -168,7 +169,7 @@ def eval_command(ns: argparse.Namespace) -> int:
     images = read_images(ns.output, content=ns.content, style=ns.style, size=ns.size)  # fail fast, before the network
     cfg = Config(backbone=ns.backbone, device=ns.device, precision="fp32").resolved()
     net, _ = engine.load_network(cfg, pick_machine(cfg.device, cfg.precision), Reporter())
-    result = evaluate(net, **images)
+    result = {**evaluate(net, **images), **quality(net, **images)}
     print(json.dumps(result, indent=2) if ns.json else format_table(result))
     return 0
 

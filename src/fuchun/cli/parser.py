@@ -19,7 +19,7 @@ import torch
 
 from fuchun.cli import commands
 from fuchun.cli.interrupts import Interrupts
-from fuchun.config.options import MODE_DEFAULTS, Config
+from fuchun.config.options import MODE_DEFAULTS, Config, mode_defaults
 from fuchun.config.presets import PRESET_KEYS
 from fuchun.errors import FuchunError, Interrupted, UsageError, one_line
 
@@ -34,15 +34,16 @@ class _Parser(argparse.ArgumentParser):
 def _add_config_options(parser: argparse.ArgumentParser, mode: str | None = None) -> None:
     """One flag per Config field; defaults stay in Config (argparse default is a sentinel).
 
-    The help shows the default of ``mode`` (Config's, with the mode's own in MODE_DEFAULTS).
+    The help shows the default of ``mode`` under the default preset (Config's, with the mode's
+    own and the preset's schedule, :func:`fuchun.config.options.mode_defaults`).
     """
     groups: dict[str, argparse._ArgumentGroup] = {}
-    mode_defaults = MODE_DEFAULTS.get(mode, {})
+    defaults = mode_defaults(mode, Config().preset) if mode in MODE_DEFAULTS else {}
     for f in dataclasses.fields(Config):
         meta = f.metadata
         group = groups.setdefault(meta["group"], parser.add_argument_group(f"{meta['group']} options"))
         flag = meta["flag"] or "--" + f.name.replace("_", "-")
-        default = mode_defaults.get(f.name, f.default if f.default is not dataclasses.MISSING else None)
+        default = defaults.get(f.name, f.default if f.default is not dataclasses.MISSING else None)
         shown = default if default is not None else "from --preset" if f.name in PRESET_KEYS else None
         help_text = meta["help"] if shown is None else f"{meta['help']} (default: {shown})"
         if f.type in ("bool", bool):
@@ -163,7 +164,7 @@ def _add_eval_parser(sub) -> None:
     from fuchun.config.options import BACKBONE_NAMES, DEVICES
     from fuchun.config.parse import side
 
-    text = "measure a picture against its content and/or style image (see fuchun.metrics)"
+    text = "measure a picture against its content and/or style image (see fuchun.metrics, fuchun.measures)"
     e = sub.add_parser("eval", help=text, description=text)
     e.add_argument("output", help="the picture to measure")
     e.add_argument("--content", help="its content image (resized to the picture)")

@@ -12,13 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fuchun.config import parse
-from fuchun.config.presets import PRESET_KEYS, PRESETS, preset
+from fuchun.config.presets import PRESET_KEYS, PRESET_SCHEDULES, PRESETS, preset
 
 OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 BACKBONE_NAMES = ("vgg16", "vgg19", "vgg16-torchvision")
 INITS = ("content", "noise", "style-mean")  # or a path to an image file
+# the style-strength dial: content weight × STRENGTH_BASE ** (STRENGTH_DEFAULT − strength), so each
+# step of the dial halves (or doubles) the photo's pull against the style terms
+STRENGTH_DEFAULT = 5.0
+STRENGTH_BASE = 2.0
 
 
 def opt(default: Any, help: str, *, parse_fn=None, choices=None, group: str = "run", flag: str | None = None):
@@ -78,13 +82,26 @@ class Config:
     lr: float = opt(
         0.02, "Adam learning rate (pixels in [0, 1]; at most 1)", parse_fn=parse.learning_rate, group="optimise"
     )
+    average: float = opt(
+        0.0,
+        "Adam iterate averaging: decay of the running average of the pixels, which is the result (0: off; e.g. 0.99)",
+        parse_fn=parse.unit_interval,
+        group="optimise",
+    )
     lbfgs_history: int = opt(50, "L-BFGS history size (at most 1000)", parse_fn=parse.history, group="optimise")
     init: str = opt(
         "content", "start image: content, noise, style-mean, or an image file", parse_fn=parse.init, group="optimise"
     )
     seed: int = opt(0, "random seed of the noise start image (0 to 2^64 - 1)", parse_fn=parse.seed, group="optimise")
     # --- losses (None: from the preset)
-    preset: str = opt("fuchun", "loss preset", choices=tuple(PRESETS), group="loss")
+    preset: str = opt("paint", "loss preset", choices=tuple(PRESETS), group="loss")
+    strength: float = opt(
+        STRENGTH_DEFAULT,
+        "style strength, 0 (photographic) .. 10 (painterly): scales the content weight by "
+        f"{STRENGTH_BASE:g}^({STRENGTH_DEFAULT:g} − strength)",
+        parse_fn=parse.strength,
+        group="loss",
+    )
     content_weight: float | None = opt(None, "weight of the content loss", parse_fn=parse.nonneg_float, group="loss")
     style_weight: float | None = opt(None, "weight of the Gram style loss", parse_fn=parse.nonneg_float, group="loss")
     shift_weight: float | None = opt(
@@ -92,6 +109,15 @@ class Config:
     )
     hist_weight: float | None = opt(
         None, "weight of the histogram loss (Risser et al.)", parse_fn=parse.nonneg_float, group="loss"
+    )
+    w2_weight: float | None = opt(
+        None,
+        "weight of the Gaussian Wasserstein-2 style loss (Mroueh 2019; Kalischek et al. 2021)",
+        parse_fn=parse.nonneg_float,
+        group="loss",
+    )
+    w2_layers: tuple[str, ...] | None = opt(
+        None, "Wasserstein-2 style layers, e.g. relu1_1,relu2_1", parse_fn=parse.names, group="loss"
     )
     tv_weight: float | None = opt(None, "weight of the total-variation loss", parse_fn=parse.nonneg_float, group="loss")
     content_layers: tuple[str, ...] | None = opt(
@@ -170,5 +196,19 @@ MODE_DEFAULTS = {
     # style only, from noise: texture synthesis (Gatys et al. 2015, "Texture Synthesis Using CNNs")
     "texture": {"init": "noise"},
     # content only, from noise: what the network keeps of the photo
-    "reconstruct": {"init": "noise", "style_weight": 0.0, "shift_weight": 0.0, "hist_weight": 0.0},
+    "reconstruct": {"init": "noise", "style_weight": 0.0, "shift_weight": 0.0, "hist_weight": 0.0, "w2_weight": 0.0},
 }
+
+
+def mode_defaults(mode: str, preset_name: str) -> dict[str, Any]:
+    """What ``mode`` changes before the user's options: MODE_DEFAULTS, then the preset's own schedule."""
+    if mode not in MODE_DEFAULTS:
+        raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODE_DEFAULTS)}")
+    if preset_name not in PRESETS:
+        raise ValueError(f"unknown preset {preset_name!r}; valid: {', '.join(PRESETS)}")
+    return {**MODE_DEFAULTS[mode], **PRESET_SCHEDULES.get(preset_name, {})}
+
+
+def content_factor(strength: float) -> float:
+    """The factor of the content weight at style ``strength`` (1 at the default strength)."""
+    return STRENGTH_BASE ** (STRENGTH_DEFAULT - strength)

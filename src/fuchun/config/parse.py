@@ -23,6 +23,7 @@ MAX_LR = 1.0  # Adam moves pixels in [0, 1]
 MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes 64 bits
 MAX_FEATHER = 128.0  # px of Gaussian sigma for mask edges
 MAX_BINS = 65536  # histogram bins (a (C, bins) table per layer)
+MAX_STRENGTH = 10.0  # the style-strength dial's painterly end
 STYLE_SCALE = (0.25, 4.0)  # style image side relative to the output side
 
 
@@ -106,6 +107,19 @@ def nonneg_float(text: str, *, limit: float = MAX_WEIGHT) -> float:
     if value < 0:
         raise ValueError(f"{text!r} must be 0 or more")
     _at_most(text, value, limit)
+    return value
+
+
+def strength(text: str) -> float:
+    """The style-strength dial, 0 to :data:`MAX_STRENGTH`."""
+    return nonneg_float(text, limit=MAX_STRENGTH)
+
+
+def unit_interval(text: str) -> float:
+    """A number in [0, 1)."""
+    value = nonneg_float(text, limit=1.0)
+    if value >= 1:
+        raise ValueError(f"{text!r} must be in [0, 1)")
     return value
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 from types import MappingProxyType
 
 GATYS_STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-# several δ per layer, averaged: spans of 4-64 image px at each layer (a public reimplementation
-# of Berger & Memisevic); 14 (layer, δ) pairs (benchmarks/cost.py measures what they cost)
+# several δ per layer, averaged: spans of 4-64 image px at each layer; 14 (layer, δ) pairs, each
+# as costly as one Gram matrix. This table is a public reimplementation's, not Berger & Memisevic's
+# own settings.
 BERGER_SHIFTS = {"relu1_1": (4, 8, 16, 32, 64), "relu2_1": (4, 8, 16, 32), "relu3_1": (4, 8, 16), "relu4_1": (4, 8)}
-# fuchun's default: two long spans (16 and 64 px) at relu1_1. In benchmarks/long_range.py
-# (192 px, 150 steps, 2 seeds) this matched 6 shifts over relu1_1-relu3_1 (sw-pattern 0.101
-# vs 0.098, floral 0.032 vs 0.040; Gram only 0.129 and 0.069);
-# shifts at relu2_1/relu3_1 alone hardly helped (0.128, 0.065).
+# the fuchun preset's shifts: two long spans (16 and 64 px) at relu1_1. In benchmarks/long_range.py (160 px,
+# 120 steps, 2 seeds), on statistics no variant optimises (autocorrelation at 12-56 px offsets,
+# shifted Grams at relu1_2 ... relu4_3) it helps less than 6 shifts on a regular pattern
+# (autocorrelation error -8% vs -18%) and more on a tapestry (-30% vs -17%).
 FUCHUN_SHIFTS = {"relu1_1": (16, 64)}
 # the previous default, kept for comparison in the benchmarks
 SIX_SHIFTS = {"relu1_1": (16, 64), "relu2_1": (16, 32), "relu3_1": (8, 16)}
@@ -32,20 +33,37 @@ _BASE = {
     "shifts": {},
     "hist_weight": 0.0,
     "hist_layers": ("relu1_1", "relu4_1"),
+    "w2_weight": 0.0,
+    "w2_layers": GATYS_STYLE,
     "tv_weight": 0.0,
     "pooling": "max",
 }
 
+# At 256 px on Tübingen + The Starry Night (fuchun.measures; benchmarks/strength.py), W2 with
+# content weight 0.7 reaches style distance 0.082 at structure 0.843, where `gatys` reaches 0.134
+# at 0.874 (0.5: 0.068 at 0.833): the default keeps about as much of the photo with a clearly
+# lower style distance
+PAINT_CONTENT = 0.7
+_PAINT = {**_BASE, "style_weight": 0.0, "w2_weight": 5.0, "content_weight": PAINT_CONTENT}
+
 PRESETS = MappingProxyType(
     {
-        # Gatys et al. 2015: content relu4_2, Gram at relu1_1 ... relu5_1
+        # Gatys et al. 2015's losses: content relu4_2, Gram at relu1_1 ... relu5_1; but max pooling,
+        # where the paper replaced it by average pooling (--pooling avg gives the paper's)
         "gatys": dict(_BASE),
-        # + shifted Gram (Berger & Memisevic 2016)
+        # + shifted Gram (Berger & Memisevic 2016) with a public reimplementation's 14-pair table
         "berger": {**_BASE, "shift_weight": 5.0, "shifts": BERGER_SHIFTS},
         # + exact histogram loss (Risser et al. 2017)
         "risser": {**_BASE, "hist_weight": 5.0},
-        # everything combined, with total variation: the default
+        # everything combined, with total variation: the previous default
         "fuchun": {**_BASE, "shift_weight": 5.0, "shifts": FUCHUN_SHIFTS, "hist_weight": 5.0, "tv_weight": 10.0},
+        # Gaussian Wasserstein-2 style (Mroueh 2019; Kalischek et al. 2021) at the Gatys layers,
+        # instead of the Gram loss, with the content weight of PAINT_CONTENT: the default
+        "paint": dict(_PAINT),
+        # the same losses painted as crowsonkb/style-transfer-pytorch paints: Adam with iterate
+        # averaging, coarse to fine from 128 px with most steps small (PRESET_SCHEDULES); painterly
+        # at content weight 1, as its coarse scales paint broad strokes the photo's layout barely holds
+        "w2-adam": {**_PAINT, "content_weight": 1.0},
         # the article author's own settings: VGG16, average pooling, block{1..5}_conv2 style
         "article": {
             **_BASE,
@@ -62,6 +80,10 @@ PRESETS = MappingProxyType(
     }
 )
 PRESET_KEYS = tuple(_BASE)
+# how a preset is optimised where it differs from the mode's defaults (fuchun.config.options.MODE_DEFAULTS)
+PRESET_SCHEDULES = MappingProxyType(
+    {"w2-adam": {"optimizer": "adam", "average": 0.99, "coarsest": 128, "steps": 300}},
+)
 
 
 def preset(name: str) -> dict:

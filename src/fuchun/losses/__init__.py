@@ -11,6 +11,7 @@ from fuchun.losses.gram import GramLoss, gram_matrix
 from fuchun.losses.histogram import HistogramLoss, histogram_match, quantile_table
 from fuchun.losses.shifted import ShiftedGramLoss, shifted_gram
 from fuchun.losses.tv import TVLoss, total_variation
+from fuchun.losses.wasserstein import WassersteinLoss, gaussian_moments, gaussian_w2, trace_sqrt
 
 __all__ = [
     "ContentLoss",
@@ -18,10 +19,14 @@ __all__ = [
     "HistogramLoss",
     "ShiftedGramLoss",
     "TVLoss",
+    "WassersteinLoss",
     "content_loss",
+    "gaussian_moments",
+    "gaussian_w2",
     "gram_matrix",
     "histogram_match",
     "quantile_table",
     "shifted_gram",
     "total_variation",
+    "trace_sqrt",
 ]
