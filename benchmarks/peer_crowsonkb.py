@@ -17,7 +17,9 @@ averaging, coarse to fine from 128 px by √2, style re-sized per scale, replica
 runs as the peer wrote it. Each picture is measured with :mod:`fuchun.measures` (style
 distance at VGG16 layers neither tool optimises, structure kept, Lab colour distance),
 and fuchun runs at the given ``--strengths`` follow in the same process, so the times
-read as ratios. The pictures go side by side on one sheet.
+read as ratios: of CPU seconds, which other jobs on the machine disturb far less than wall
+seconds (run with ``--threads 1`` for CPU and wall seconds to agree on a quiet machine).
+The pictures go side by side on one sheet.
 
     python benchmarks/peer_crowsonkb.py --peer PATH [--size 256] [--peer-iterations 100,100]
         [--strengths 5,8] [--out peer-out] [--threads N]
@@ -163,6 +165,20 @@ def _peer_run(module, photo: PIL.Image.Image, style: PIL.Image.Image, *, size: i
     return read_image(out)
 
 
+def _clock() -> tuple[float, float]:
+    """(wall, CPU) seconds of this process so far."""
+    return time.perf_counter(), time.process_time()
+
+
+def _row(net, label: str, t0: tuple[float, float], picture: torch.Tensor, *, photo, style) -> dict:
+    """One run's row, measured at once and said on stderr (a long run's numbers survive a later failure)."""
+    (wall, cpu), (wall0, cpu0) = _clock(), t0
+    seconds, cpu = wall - wall0, cpu - cpu0
+    m = measure(net, picture, photo=photo, style=style)
+    print(f"{label}: {seconds:.1f} s, CPU {cpu:.1f} s, {m}", file=sys.stderr, flush=True)
+    return {"label": label, "seconds": seconds, "cpu": cpu, "picture": picture, "measures": m}
+
+
 def main(argv=None) -> int:
     args = _args(argv)
     if args.threads:
@@ -178,28 +194,28 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         module = _import_peer(_source(pathlib.Path(args.peer), pathlib.Path(tmp)), net)
         iterations = tuple(int(x) for x in args.peer_iterations.split(","))
-        t0 = time.perf_counter()
+        t0 = _clock()
         picture = _peer_run(module, photo_pil, style_pil, size=args.size, iterations=iterations)
         label = f"crowsonkb {iterations[0]}/{iterations[1]} it"
-        rows.append({"label": label, "seconds": time.perf_counter() - t0, "picture": picture})
+        rows.append(_row(net, label, t0, picture, photo=photo, style=style))
     runs = [(f"fuchun strength {s}", {"strength": float(s)}) for s in filter(None, args.strengths.split(","))]
     runs += [(f"fuchun --preset {p}", {"preset": p}) for p in filter(None, args.presets.split(","))]
     for label, options in runs:
-        t0 = time.perf_counter()
-        picture = render("stylize", content=photo, style=style, size=args.size, quiet=True, **options)
-        rows.append({"label": label, "seconds": time.perf_counter() - t0, "picture": picture})
-    baseline = rows[0]["seconds"]
+        t0 = _clock()
+        picture = render("stylize", content=photo, style=style, size=args.size, **options)
+        rows.append(_row(net, label, t0, picture, photo=photo, style=style))
+    baseline = rows[0]["cpu"]
     print("command: python benchmarks/peer_crowsonkb.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "\n")
-    print("| run | time s | × peer | style distance | structure | colour ΔE |")
-    print("|---|---|---|---|---|---|")
+    print("| run | wall s | CPU s | CPU × peer | style distance | structure | colour ΔE |")
+    print("|---|---|---|---|---|---|---|")
     for i, row in enumerate(rows):
-        m = measure(net, row["picture"], photo=photo, style=style)
+        m = row["measures"]
         print(
-            f"| {row['label']} | {row['seconds']:.1f} | {row['seconds'] / baseline:.2f} | "
+            f"| {row['label']} | {row['seconds']:.1f} | {row['cpu']:.1f} | {row['cpu'] / baseline:.2f} | "
             f"{m['style_distance']:.3f} | {m['structure']:.3f} | {m['colour_distance']:.1f} |"
         )
         write_image(row["picture"], out / f"{i}-{row['label'].replace(' ', '-').replace('/', '-')}.png")
-    sheet = contact_sheet([to_pil(r["picture"]) for r in rows], [r["label"] for r in rows])
+    sheet = contact_sheet([(to_pil(r["picture"]), r["label"]) for r in rows])
     sheet.save(out / "peer-sheet.png")
     return 0
 

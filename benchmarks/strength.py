@@ -47,7 +47,7 @@ def _args(argv=None) -> argparse.Namespace:
 def _run(label: str, net, photo, style, *, size: int, **options) -> dict:
     """Render one picture with ``options``; its time and measures."""
     t0 = time.perf_counter()
-    picture = render("stylize", content=photo, style=style, size=size, quiet=True, **options)
+    picture = render("stylize", content=photo, style=style, size=size, **options)
     seconds = time.perf_counter() - t0
     return {"label": label, "seconds": seconds, "picture": picture, **measure(net, picture, photo=photo, style=style)}
 

@@ -176,7 +176,8 @@ def test_a_wide_texture_skips_the_shifts_that_do_not_fit_it(capsys, probe_folder
     inputs, outputs = probe_folders
     square = odd_files.png(inputs, "pebbles.png", seed=2, size=(64, 64))
     out = outputs / "wide.png"
-    argv = ["texture", square, "-o", out, *RUN, "--size", "256x64", "--scales", "128,256", "--shift", "relu1_1=48"]
+    argv = ["texture", square, "-o", out, *RUN, "--size", "256x64", "--scales", "128,256", "--preset", "fuchun"]
+    argv += ["--shift", "relu1_1=48"]
     assert main([str(a) for a in argv]) == 0
     assert capsys.readouterr().err.splitlines() == [
         "fuchun: warning: shift(s) [48] skipped at relu1_1: the feature map is only 128x32"

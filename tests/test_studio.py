@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
+from fuchun.api import make_config
 from fuchun.cli.parser import build_parser, config_options
 from fuchun.config.options import MODE_DEFAULTS, Config
-from fuchun.config.presets import preset
 from fuchun.errors import ImageError, UsageError
 from fuchun.report.base import Progress, RunInfo
 from fuchun.studio.command import command_line
@@ -24,7 +24,7 @@ from fuchun.studio.paint import hex_rgb, labels, painted_masks
 from fuchun.studio.runner import PreviewReporter, time_left
 from fuchun.studio.server import parse_auth
 from fuchun.studio.service import Request, Studio, Upload
-from fuchun.studio.settings import BRUSH_COLOURS, STYLE_WEIGHTS, Settings, strength_options
+from fuchun.studio.settings import BRUSH_COLOURS, Settings
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "src" / "fuchun" / "examples"
 
@@ -54,12 +54,14 @@ def test_values_round_trip():
     assert Settings.from_values(s.values()) == s
 
 
-def test_strength_scales_the_presets_style_weights_only():
-    assert strength_options("fuchun", 2.0) == {n: 2.0 * preset("fuchun")[n] for n in STYLE_WEIGHTS}
-    options = Settings(strength=0.5, hist_weight=7.0).options()
-    assert options["style_weight"] == 0.5 * preset("fuchun")["style_weight"]
-    assert options["hist_weight"] == 7.0  # an explicit weight wins over the strength
+def test_the_strength_slider_is_the_clis_strength_dial():
+    assert Settings().strength == Config().strength  # the default is the CLI's
+    options = Settings(strength=8.0, w2_weight=7.0).options()
+    assert options["strength"] == 8.0
+    assert options["w2_weight"] == 7.0  # an explicit weight is passed as given
     assert "content_weight" not in options and "tv_weight" not in options
+    cfg = make_config("stylize", **options)
+    assert (cfg.strength, cfg.w2_weight) == (8.0, 7.0)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from fuchun.balance import style_factor
 from fuchun.clock import Clock, StopRequest
 from fuchun.config.options import Config
 from fuchun.config.parse import MAX_SIDE, STYLE_SCALE
@@ -210,9 +211,13 @@ def _memory_advice(size: tuple[int, int]) -> MemoryPlanError:
 
 
 def _built(net, cfg: Config, job: Job, size, machine: Machine, *, lean: bool) -> Objective:
-    """The objective of one scale, with an out-of-memory failure turned into the planner's advice."""
+    """The objective of one scale, its style terms balanced (fuchun.balance), with an out-of-memory
+    failure turned into the planner's advice."""
     try:
-        return scale_objective(net, cfg, job, size, machine, lean=lean)
+        objective = scale_objective(net, cfg, job, size, machine, lean=lean)
+        photo = None if job.content is None else image_at(job.content, size, machine, name="content image")
+        objective.style_factor = style_factor(objective, photo, cap=cfg.style_pull)
+        return objective
     except (torch.OutOfMemoryError, RuntimeError) as exc:
         if _out_of_memory(exc):
             raise _memory_advice(size) from None
@@ -258,7 +263,8 @@ def memory_loads(cfg: Config, job: Job, net: VGGFeatures, size: tuple[int, int])
     hist = cfg.hist_layers if cfg.hist_weight > 0 else ()
     shifts = tuple(cfg.shifts) if cfg.shift_weight > 0 else ()
     w2 = tuple(cfg.w2_layers) if cfg.w2_weight > 0 else ()
-    style = {*(cfg.style_layers if cfg.style_weight > 0 else ()), *shifts, *hist, *w2}
+    gram = {*(cfg.style_layers if cfg.style_weight > 0 else ()), *shifts}
+    style = {*gram, *hist, *w2}
     style_px = sum(math.prod(style_size(cfg, size, s)) for s in job.styles)
     fixed = cfg.style_size is not None
     return Loads(
@@ -266,6 +272,9 @@ def memory_loads(cfg: Config, job: Job, net: VGGFeatures, size: tuple[int, int])
         hist=per_pixel(hist),
         hist_widest=max((per_pixel([n]) for n in hist), default=0.0),
         style=per_pixel(style) if job.styles else 0.0,
+        gram=per_pixel(gram) if job.styles else 0.0,
+        w2=per_pixel(w2) if job.styles else 0.0,
+        w2_widest=max((per_pixel([n]) for n in w2), default=0.0) if job.styles else 0.0,
         style_per_pixel=0.0 if fixed else style_px / math.prod(size),
         style_pixels=style_px if fixed else 0,
     )

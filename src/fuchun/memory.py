@@ -18,9 +18,11 @@ hands the build's blocks on to the evaluation, so there the larger of the two co
 During a loss-and-gradient evaluation, per output pixel:
 - every ReLU output up to the deepest layer used, in the network's precision (autograd
   keeps them for the backward pass; conv outputs are freed), and max-pooling's indices;
-- the statistics: a float32 copy of each style layer's map shared by its Gram and
+- the statistics: a float32 copy of each Gram layer's map shared by its Gram and
   shifted-Gram terms (bf16/fp16 only, and not in the lean mode that goes with
   checkpointing), and one gradient buffer of relu1_1's map beyond the backward pass's own;
+- the Wasserstein-2 terms: each layer's centred float32 map and its product with Σ_s^½,
+  kept for the backward pass, and the widest layer's float32 copy and transients;
 - the backward pass's largest transient (the gradient of the biggest activation);
 - the float32 content target and, where the style and output pixel counts differ, each
   histogram table resampled to the output's pixels;
@@ -52,6 +54,10 @@ MARGIN = 1.1  # allocator slack and small buffers
 # optimiser step (fitted to benchmarks/memory.py's whole runs on the CPU: 173 MiB measured
 # at 160x120 px, where 96 MiB of overhead planned 169)
 OVERHEAD_BYTES = 112 * 2**20
+# and with Wasserstein-2 terms: LAPACK's eigendecomposition code and workspaces, loaded on the
+# first use (21 MiB measured for one 512x512 eigh), and the float64 targets' transients (fitted
+# to benchmarks/memory.py's whole default runs on the CPU: up to 59 MiB above the plan without it)
+W2_OVERHEAD_BYTES = 72 * 2**20
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 SORT_BYTES = 16  # per value while a quantile table is built: float32 copy, sorted values, int64 order
 
@@ -64,13 +70,16 @@ class Loads:
     """What the objective holds besides the network's activations.
 
     Channels are counted per input pixel: a layer of C channels in block k holds C / 4^(k-1)
-    values per pixel of the image. The defaults are the default loss preset's.
+    values per pixel of the image. The defaults are the ``fuchun`` preset's.
     """
 
     content: float = 8.0  # Σ over the content layers (relu4_2: 512 / 64)
     hist: float = 72.0  # Σ over the histogram layers (relu1_1 + relu4_1: 64 + 8)
     hist_widest: float = 64.0  # the widest histogram layer
     style: float = 122.0  # Σ over every layer of a style statistic (relu1_1 ... relu5_1)
+    gram: float = 122.0  # Σ over the Gram and shifted-Gram layers (their shared float32 copies)
+    w2: float = 0.0  # Σ over the Wasserstein-2 layers (relu1_1 ... relu5_1 in the paint preset: 122)
+    w2_widest: float = 0.0  # the widest Wasserstein-2 layer
     style_per_pixel: float = 1.0  # style pixels (all style images) per output pixel (--style-scale)
     style_pixels: int = 0  # style pixels that do not follow the output's size (--style-size)
 
@@ -140,7 +149,8 @@ def estimate(
         checkpoint=checkpoint,
     )
     adds = device == "cpu"  # see the module's note on the allocators
-    return int(OVERHEAD_BYTES + MARGIN * (tables + (build + step if adds else max(build, step))))
+    fixed = OVERHEAD_BYTES + (W2_OVERHEAD_BYTES if loads.w2 else 0)
+    return int(fixed + MARGIN * (tables + (build + step if adds else max(build, step))))
 
 
 def _build_bytes(style_pixels: float, *, arch: str, deepest: str, precision: str, loads: Loads) -> float:
@@ -155,15 +165,17 @@ def _step_bytes(
 ) -> float:
     """Bytes alive during a loss-and-gradient evaluation, besides the histogram tables."""
     kept, largest = _per_pixel(arch, deepest, precision=precision, checkpoint=checkpoint)
-    # float32 copies of the Gram layers' maps (fuchun.losses.products): relu1_1 ... relu5_1
-    # together hold just under twice relu1_1's 64 channels
-    shared = 2 * 64 * 4 if precision != "fp32" and not checkpoint else 0
-    stats = shared + 64 * BYTES[precision]  # and one more gradient buffer of it than the backward's own
+    # float32 copies of the Gram layers' maps (fuchun.losses.products), shared with the shifted Gram
+    shared = loads.gram * 4 if precision != "fp32" and not checkpoint else 0
+    stats = shared + 64 * BYTES[precision]  # and one more gradient buffer of relu1_1 than the backward's own
+    # Wasserstein-2 (fuchun.losses.wasserstein): the float32 centred map and its Σ_s^½ product are
+    # kept for the backward pass; while a layer is computed, its float32 copy and two transients more
+    w2 = (2 * loads.w2 + 3 * loads.w2_widest) * 4
     chunk = CHANNEL_CHUNK * (BYTES[precision] + 8 + 4)  # copy, int64 ranks, matched values of one chunk
     hist = loads.hist * BYTES[precision] + chunk if loads.hist else 0  # the kept differences F − R
     resampled = loads.hist * 4 if style_pixels != pixels else 0  # each table at the output's pixels
     state = {"lbfgs": 2 * history + 5, "adam": 5}[optimizer] * 3 * 4
-    per_pixel = kept + largest + stats + hist + resampled + loads.content * 4 + state
+    per_pixel = kept + largest + stats + w2 + hist + resampled + loads.content * 4 + state
     return per_pixel * pixels
 
 

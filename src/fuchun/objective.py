@@ -1,11 +1,12 @@
 """The weighted sum of all loss terms, built from a resolved config and the target images.
 
-L = k(strength) w_c Σ content + w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l
-    + w_w2 mean_l W2_l + w_tv (L/256)² TV
+L = k(strength) w_c Σ content + b (w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l
+    + w_w2 mean_l W2_l) + w_tv (L/256)² TV
 Every term is a relative error (see ``fuchun.losses``); the Gram layer
 weights a_l default to 1/L, and the shifted-Gram and histogram terms average over their
 layers, so the weights mean the same whatever the number of layers. k(strength) is the
-style-strength dial (:func:`fuchun.config.options.content_factor`, 1 at the default).
+style-strength dial (:func:`fuchun.config.options.content_factor`, 1 at the default), and b
+the style terms' factor of the scale, at most 1 (``style_factor``, set by :mod:`fuchun.balance`).
 
 TV is the mean squared neighbour difference times (L/256)², L the longest side: the same
 value for the same picture at every size (a smooth picture's neighbour differences shrink
@@ -20,6 +21,7 @@ from contextlib import AbstractContextManager, nullcontext
 import torch
 from torch import nn
 
+from fuchun.balance import STYLE_TERMS
 from fuchun.config.options import Config, content_factor
 from fuchun.controls.masks import RegionLoss, check_masks, layer_masks
 from fuchun.features import VGGFeatures
@@ -57,6 +59,7 @@ class Objective(nn.Module):
         if masks is not None:
             check_masks(len(masks), n_styles=len(styles), blend=blend)
         self.warnings: list[str] = []
+        self.style_factor = 1.0  # the style terms' factor of this scale (fuchun.balance)
         self.content_losses = nn.ModuleDict()
         self.gram_losses = nn.ModuleDict()
         self.shift_losses = nn.ModuleDict()
@@ -158,6 +161,8 @@ class Objective(nn.Module):
             terms["tv"] = cfg.tv_weight * side * side * total_variation(image)
         if not terms:
             raise ValueError("every loss weight is 0: nothing to optimise")
+        if self.style_factor != 1.0:
+            terms.update({t: self.style_factor * v for t, v in terms.items() if t in STYLE_TERMS})
         return scale_grad(sum(terms.values()), self.grad_scale), terms
 
 

@@ -116,6 +116,13 @@ class Config:
         parse_fn=parse.nonneg_float,
         group="loss",
     )
+    style_pull: float | None = opt(
+        None,
+        "cap on the style terms' pull at the photo at the start of each scale (gradient norm × √pixels): "
+        "a style far from the photo is weakened to it, a near one left as it is (0: no cap)",
+        parse_fn=parse.nonneg_float,
+        group="loss",
+    )
     w2_layers: tuple[str, ...] | None = opt(
         None, "Wasserstein-2 style layers, e.g. relu1_1,relu2_1", parse_fn=parse.names, group="loss"
     )

@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from fuchun.config.options import DEVICES, PRECISIONS, Config
+from fuchun.config.parse import MAX_STRENGTH
 from fuchun.config.presets import PRESETS
 from fuchun.io.read import MIN_SIDE
 from fuchun.studio.limits import Limits
@@ -107,7 +108,14 @@ def controls_column(c: dict[str, Any], limits: Limits) -> dict[str, Any]:
     c["size"] = gr.Slider(MIN_SIDE, limits.output_side, value=s.size, step=1, label="Size (px)", elem_id="size")
     out["largest"] = gr.Markdown(elem_id="largest")
     c["steps"] = gr.Slider(1, limits.steps, value=s.steps, step=1, label="Steps", elem_id="steps")
-    c["strength"] = gr.Slider(0, 4, value=s.strength, step=0.05, label="Style strength", elem_id="strength")
+    c["strength"] = gr.Slider(
+        0,
+        MAX_STRENGTH,
+        value=s.strength,
+        step=0.5,
+        label="Style strength (photo 0 ... 10 painting)",
+        elem_id="strength",
+    )
     c["preserve_colors"] = gr.Radio(
         [NO_COLOUR, *Config.__dataclass_fields__["preserve_colors"].metadata["choices"]],
         value=s.preserve_colors,
@@ -116,7 +124,7 @@ def controls_column(c: dict[str, Any], limits: Limits) -> dict[str, Any]:
     c["style_scale"] = gr.Slider(0.25, 4, value=s.style_scale, step=0.05, label="Style scale")
     with gr.Accordion("Advanced", open=False):
         for name in WEIGHTS:
-            c[name] = gr.Number(value=None, label=f"{name.replace('_', ' ')} (blank: preset × strength)")
+            c[name] = gr.Number(value=None, label=f"{name.replace('_', ' ')} (blank: the preset's)")
         c["seed"] = gr.Number(value=s.seed, precision=0, minimum=0, label="Seed")
         c["init"] = gr.Dropdown(["content", "noise", "style-mean"], value=s.init, label="Start from")
         c["precision"] = gr.Dropdown(list(PRECISIONS), value=s.precision, label="Precision")

@@ -1,8 +1,8 @@
 """The studio's controls as one dataclass, and how they become the options of a run.
 
 Every default here is read from :class:`fuchun.config.options.Config` and ``MODE_DEFAULTS``
-(the CLI's defaults); the studio adds only what has no CLI twin: the single "style
-strength" and the per-style blend sliders.
+(the CLI's defaults); the studio adds only what has no CLI twin: the per-style blend
+sliders. Its "style strength" is the CLI's ``--strength`` dial.
 """
 
 from __future__ import annotations
@@ -12,16 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fuchun.config.options import MODE_DEFAULTS, Config
-from fuchun.config.presets import preset
 from fuchun.errors import UsageError
 
 MODES = tuple(MODE_DEFAULTS)
 MAX_STYLES = 4  # style slots in the page: one blend slider and one brush colour each
 BRUSH_COLOURS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231")  # brush i paints the mask of style i
 NO_COLOUR = "none"  # the colour-preservation choice that keeps the style's colours
-# the loss weights that carry the style; "style strength" scales them together
-STYLE_WEIGHTS = ("style_weight", "shift_weight", "hist_weight")
-WEIGHTS = ("content_weight", *STYLE_WEIGHTS, "tv_weight")
+WEIGHTS = ("content_weight", "style_weight", "shift_weight", "hist_weight", "w2_weight", "tv_weight")
 
 
 def default(name: str, mode: str = "stylize") -> Any:
@@ -29,16 +26,6 @@ def default(name: str, mode: str = "stylize") -> Any:
     if name in MODE_DEFAULTS[mode]:
         return MODE_DEFAULTS[mode][name]
     return next(f.default for f in dataclasses.fields(Config) if f.name == name)
-
-
-def strength_options(preset_name: str, strength: float) -> dict[str, float]:
-    """The style weights of ``strength`` × the preset's: the one place "style strength" is defined.
-
-    1 is the preset as it is, 0 no style, 2 twice the style. Config has no strength option
-    yet; when it gets one, this function is the only thing to change.
-    """
-    values = preset(preset_name)
-    return {name: float(values[name]) * strength for name in STYLE_WEIGHTS}
 
 
 @dataclass
@@ -49,11 +36,12 @@ class Settings:
     preset: str = field(default_factory=lambda: default("preset"))
     size: int = field(default_factory=lambda: default("size"))
     steps: int = field(default_factory=lambda: default("steps"))
-    strength: float = 1.0
+    strength: float = field(default_factory=lambda: default("strength"))
     content_weight: float | None = None  # None: from the preset
     style_weight: float | None = None
     shift_weight: float | None = None
     hist_weight: float | None = None
+    w2_weight: float | None = None
     tv_weight: float | None = None
     preserve_colors: str = NO_COLOUR
     style_scale: float = field(default_factory=lambda: default("style_scale"))
@@ -93,8 +81,8 @@ class Settings:
         if self.seed is None or self.size is None or self.steps is None:
             raise UsageError("the seed, size and steps need values (whole numbers)")
         negative = [w for w in WEIGHTS if getattr(self, w) is not None and getattr(self, w) < 0]
-        if negative or self.strength < 0:
-            raise UsageError(f"weights cannot be negative: {', '.join(negative) or 'strength'}")
+        if negative:
+            raise UsageError(f"weights cannot be negative: {', '.join(negative)}")
         wanted: dict[str, Any] = {
             "preset": self.preset,
             "size": int(self.size),
@@ -105,10 +93,9 @@ class Settings:
             "precision": self.precision,
             "device": self.device,
             "mask_feather": float(self.mask_feather),
+            "strength": float(self.strength),
             "preserve_colors": None if self.preserve_colors == NO_COLOUR else self.preserve_colors,
         }
-        if self.mode != "reconstruct" and float(self.strength) != 1.0:
-            wanted.update(strength_options(self.preset, float(self.strength)))
         wanted.update({w: float(getattr(self, w)) for w in WEIGHTS if getattr(self, w) is not None})
         base = Config().updated(**MODE_DEFAULTS[self.mode])
         return {k: v for k, v in wanted.items() if getattr(base, k) != v}
