@@ -106,11 +106,20 @@ def test_a_second_signal_quits_at_once(tmp_path):
     assert (tmp_path / "out.png").read_bytes() == before  # nothing more was written
 
 
+def _wait_for_torch(proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Until ``proc`` has begun to load torch's library (a sleep would race the interpreter's own start-up)."""
+    end = time.monotonic() + timeout
+    maps = pathlib.Path(f"/proc/{proc.pid}/maps")
+    while "libtorch" not in maps.read_text():
+        assert proc.poll() is None and time.monotonic() < end, "torch was never loaded"
+        time.sleep(0.005)
+
+
 def test_a_signal_during_start_up_gives_one_line(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     args = ["-m", "fuchun.cli", *_stylize_args("out.png")]
     proc = subprocess.Popen([sys.executable, *args], cwd=tmp_path, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(0.5)  # python has started; torch is loading or the weights are
+    _wait_for_torch(proc)  # fuchun's handlers are in place before torch loads
     proc.send_signal(signal.SIGINT)
     err = proc.communicate(timeout=120)[1]
     assert proc.returncode == 130, err
