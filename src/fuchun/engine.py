@@ -8,7 +8,6 @@ result, and reports through a :class:`Reporter`. It never prints or exits.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import math
 from dataclasses import dataclass, field
 
@@ -24,7 +23,7 @@ from fuchun.errors import ImageError, MemoryPlanError, ResumeError, Stopped, Usa
 from fuchun.features import VGGFeatures
 from fuchun.io.read import MIN_SIDE, check_min_size, fit_longest, read_image, resize_image
 from fuchun.machine import Machine, pick_machine
-from fuchun.memory import Loads, Plan, available_bytes, largest_side, plan
+from fuchun.memory import Loads, Plan, available_bytes, largest_side, plan, release_freed_memory
 from fuchun.objective import Objective
 from fuchun.optimize import optimise
 from fuchun.report.base import Reporter, RunInfo
@@ -176,7 +175,7 @@ def run(
                 carry=clock.carry,
             )
             del objective, start  # free this scale's targets before the next scale builds its own,
-            gc.collect()  # also where the optimiser's frames hold them in a reference cycle
+            release_freed_memory()  # also where the optimiser's frames hold them in a reference cycle
     except StopRequest as stop:
         state = clock.state(stop.image, stop.scale)
         raise Stopped(state.picture(), step=clock.done, steps=clock.total, state=state) from None
@@ -217,6 +216,7 @@ def _built(net, cfg: Config, job: Job, size, machine: Machine, *, lean: bool) ->
         objective = scale_objective(net, cfg, job, size, machine, lean=lean)
         photo = None if job.content is None else image_at(job.content, size, machine, name="content image")
         objective.style_factor = style_factor(objective, photo, cap=cfg.style_pull)
+        release_freed_memory()  # what the build freed, before the steps allocate theirs
         return objective
     except (torch.OutOfMemoryError, RuntimeError) as exc:
         if _out_of_memory(exc):
