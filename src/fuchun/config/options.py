@@ -216,6 +216,24 @@ class VideoConfig:
     keep_frames: bool = opt(False, "keep the frame folder after the video is written", group="video")
 
 
+@dataclass
+class BatchConfig:
+    """A batch's own settings (``fuchun batch``); each job's picture takes :class:`Config`'s."""
+
+    workers: int = opt(
+        1, "worker processes on this machine, each loading the network once", parse_fn=parse.count, group="batch"
+    )
+    pairs: str = opt(
+        "every",
+        "with --content and --style folders: every pair, or zip (the first with the first, ...)",
+        choices=("every", "zip"),
+        group="batch",
+    )
+    retries: int = opt(
+        3, "with --ray: how often a task whose worker died is run again", parse_fn=parse.nonneg_int, group="batch"
+    )
+
+
 # What each mode changes before the user's options apply (the user's options win).
 MODE_DEFAULTS = {
     # from the content image, the picture's layout is there from the start: one coarse scale

@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fuchun.losses._common import exact
+
 
 def temporal_loss(image: torch.Tensor, warped: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Ruder et al.'s eq. 7: mean over (B, C, H, W) of ``weight * (image - warped)²``.
@@ -25,7 +27,7 @@ def temporal_loss(image: torch.Tensor, warped: torch.Tensor, weight: torch.Tenso
         raise ValueError(f"image {tuple(image.shape)} != warped previous frame {tuple(warped.shape)}")
     if weight.shape[-2:] != image.shape[-2:]:
         raise ValueError(f"consistency weight {tuple(weight.shape)} does not match image {tuple(image.shape)}")
-    return (weight * (image.float() - warped.float()).pow(2)).mean()
+    return (exact(weight) * (exact(image) - exact(warped)).pow(2)).mean()
 
 
 class TemporalLoss(nn.Module):
@@ -33,8 +35,8 @@ class TemporalLoss(nn.Module):
 
     def __init__(self, warped: torch.Tensor, weight: torch.Tensor) -> None:
         super().__init__()
-        self.register_buffer("warped", warped.detach().float())  # (1, 3, H, W)
-        self.register_buffer("weight", weight.detach().float())  # (1, 1, H, W)
+        self.register_buffer("warped", exact(warped.detach()))  # (1, 3, H, W)
+        self.register_buffer("weight", exact(weight.detach()))  # (1, 1, H, W)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return temporal_loss(image, self.warped, self.weight)
