@@ -119,8 +119,9 @@ def test_mask_folder_gives_each_frame_its_mask(tmp_path, clip, style, examples_d
 
 def test_cli_video_prints_a_line_per_frame(capsys, tmp_path, clip, style, tiny_pretrained):
     out = tmp_path / "styled.mp4"
-    status = main(["video", str(clip), str(style), "-o", str(out), "--max-frames", "3", "--preserve-colors",
-                   "luminance", *CLI_TINY])  # fmt: skip
+    second = style.with_name("fuchun-mountains.jpg")
+    status = main(["video", str(clip), str(style), str(second), "--style-blend", "3,1", "-o", str(out), "--max-frames",
+                   "3", "--preserve-colors", "luminance", *CLI_TINY])  # fmt: skip
     err = capsys.readouterr().err
     assert status == 0, err
     assert "fuchun: frame 1/3 (source frame 0) in " in err
@@ -135,6 +136,7 @@ def test_cli_video_prints_a_line_per_frame(capsys, tmp_path, clip, style, tiny_p
         (["-o", "out.mp4", "--start", "50"], "--start 50 is past the last frame"),
         (["-o", "out.mp4", "--every", "0"], "argument --every"),
         (["-o", "out.mp4", "--flow", "learned"], "invalid choice"),
+        (["-o", "out.mp4", "--style-blend", "1,2"], "--style-blend needs one weight per style image"),
     ],
 )
 def test_cli_video_bad_input_is_one_line(capsys, tmp_path, clip, style, tiny_pretrained, extra, match, monkeypatch):

@@ -93,7 +93,7 @@ def _csv_rows(text: str, source: str) -> tuple[dict, list[dict]]:
         if None in row:
             raise ConfigFileError(f"job file '{source}', line {reader.line_num}: more cells than the header names")
         cells = {k.strip(): v.strip() for k, v in row.items() if v is not None and v.strip()}
-        for key in ("style", "masks", "mask"):
+        for key in ("style", "styles", "masks", "mask"):
             if key in cells:
                 cells[key] = [s.strip() for s in cells[key].split(LIST_SEPARATOR) if s.strip()]
         rows.append(cells)
@@ -135,6 +135,8 @@ def _options(data: dict, where: str) -> tuple[dict, dict]:
 def _job(number: int, row: dict, *, base: pathlib.Path, shared: dict, source: str) -> BatchJob:
     where = f"{source}: job {number}"
     row = dict(row)
+    if "styles" in row and "style" not in row:  # either spelling
+        row["style"] = row.pop("styles")
     missing = [k for k in ("content", "style", "output") if not row.get(k)]
     if missing:
         raise ConfigFileError(f"{where}: no {', '.join(missing)}")

@@ -150,6 +150,11 @@ def _add_video_parser(sub) -> None:
     v.add_argument("style", nargs="+", help="style image(s)")
     v.add_argument("-o", "--output", required=True, help="output video (.mp4, .mkv, .mov, .webm, .avi)")
     v.add_argument("--config", metavar="FILE", help="read options from a TOML file (flags given here win)")
+    v.add_argument(
+        "--style-blend",
+        type=_checked(commands.blend_weights, "style_blend"),
+        help="blend weights of several style images, e.g. 3,1,1",
+    )
     add_video_options(v, _checked)
     _add_config_options(v, "stylize")
 

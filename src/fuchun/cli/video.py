@@ -76,6 +76,7 @@ def video_command(ns: argparse.Namespace, options: dict, *, interrupts=None) -> 
             video=video,
             reporter=reporter,
             on_frame=said,
+            blend=ns.style_blend,
         )
     except Stopped:
         folder = video.cache or default_cache(ns.output)

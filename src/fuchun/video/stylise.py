@@ -100,10 +100,12 @@ def stylise_video(
     reporter: Reporter | None = None,
     on_frame: Callable[[FrameDone], None] | None = None,
     net: VGGFeatures | None = None,
+    blend: Sequence[float] | None = None,
 ) -> pathlib.Path:
     """Stylise ``source`` with the ``style`` images into the video file ``output``; returns its path.
 
-    ``options`` are :class:`Config`'s (as for ``stylize``), ``video`` the video's own settings.
+    ``options`` are :class:`Config`'s (as for ``stylize``), ``video`` the video's own settings,
+    ``blend`` the weights of several style images.
     Raises :class:`fuchun.errors.Stopped` when ``reporter`` asks a frame to stop (the frames
     finished so far stay in the cache).
     """
@@ -119,12 +121,14 @@ def stylise_video(
     cfg = make_config("stylize", **{**options, "size": size, "masks": None})
     styles = [read_image(s) for s in style]
     masks = _Masks(options.get("masks"), n_styles=len(styles))
+    if blend is not None and (len(blend) != len(styles) or options.get("masks")):
+        raise UsageError(f"--style-blend needs one weight per style image ({len(styles)}) and no masks")
     if net is None:
         net, _ = engine.load_network(cfg, pick_machine(cfg.device, cfg.precision), reporter)
-    cache = FrameCache(video.cache or default_cache(output), _record(source, style, cfg, video)).open()
+    cache = FrameCache(video.cache or default_cache(output), _record(source, style, cfg, video, blend)).open()
     _stylise_frames(
         read_frames(source, selection), len(chosen), cfg=cfg, video=video, styles=styles, masks=masks,
-        cache=cache, net=net, reporter=reporter, on_frame=on_frame,
+        cache=cache, net=net, reporter=reporter, on_frame=on_frame, blend=blend,
     )  # fmt: skip
     rate = info.rate / video.every
     start = chosen[0] / info.rate
@@ -139,7 +143,7 @@ def stylise_video(
     return written
 
 
-def _stylise_frames(frames, total: int, *, cfg, video, styles, masks, cache, net, reporter, on_frame) -> None:
+def _stylise_frames(frames, total: int, *, cfg, video, styles, masks, cache, net, reporter, on_frame, blend) -> None:
     """Make every frame not yet in ``cache``, each from the one before."""
     previous = before = None
     began, made = time.monotonic(), 0
@@ -151,7 +155,9 @@ def _stylise_frames(frames, total: int, *, cfg, video, styles, masks, cache, net
             continue
         t0 = time.monotonic()
         shown, shown_styles = preserve_inputs(cfg.preserve_colors, frame, styles)
-        job = Job(content=shown, styles=shown_styles, masks=masks.at(index))
+        job = Job(
+            content=shown, styles=shown_styles, blend=None if blend is None else list(blend), masks=masks.at(index)
+        )
         if previous is not None:
             warped, weight = aligned_previous(previous, before, frame, method=video.flow)
             job.start = warped
@@ -167,7 +173,7 @@ def _report(on_frame, k: int, total: int, index: int, seconds: float, left, *, c
         on_frame(FrameDone(number=k + 1, frames=total, source=index, seconds=seconds, left=left, cached=cached))
 
 
-def _record(source, style, cfg: Config, video: VideoConfig) -> dict[str, Any]:
+def _record(source, style, cfg: Config, video: VideoConfig, blend) -> dict[str, Any]:
     """What made a video's frames: a cache holding frames of anything else is refused."""
     stat = os.stat(source)
     settings = {k: v for k, v in asdict(video).items() if k not in ("max_frames", "cache", "keep_frames")}
@@ -176,4 +182,5 @@ def _record(source, style, cfg: Config, video: VideoConfig) -> dict[str, Any]:
         "styles": [os.path.abspath(s) for s in style],
         "options": asdict(cfg),
         "video": settings,
+        "blend": None if blend is None else list(blend),
     }
