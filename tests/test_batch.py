@@ -130,3 +130,21 @@ def test_two_worker_processes_share_the_jobs(tmp_path, folders, real_weights):
     workers = {line.rsplit("(", 1)[1].rstrip(")") for line in lines if "] done " in line}
     assert len(workers) == 2, done.stderr
     assert lines[-1].startswith("fuchun: batch: 4 done, 0 skipped, 2 failed in ") and "on 2 workers" in lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["batch"], "give a job file, or --content DIR, --style DIR and -o OUTDIR"),
+        (["batch", "jobs.xml"], "use .toml, .csv or .jsonl"),
+        (["batch", "--content", ".", "--style", ".", "-o", "out"], "holds no"),
+        (["batch", "missing.toml"], "cannot read job file 'missing.toml': no such file"),
+        (["batch", "--workers", "0", "x.toml"], "argument --workers"),
+    ],
+)
+def test_batch_usage_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, match):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "jobs.xml").write_text("<jobs/>")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fuchun: error: ") and match in err, err
