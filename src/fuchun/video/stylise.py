@@ -125,7 +125,9 @@ def stylise_video(
         raise UsageError(f"--style-blend needs one weight per style image ({len(styles)}) and no masks")
     if net is None:
         net, _ = engine.load_network(cfg, pick_machine(cfg.device, cfg.precision), reporter)
-    cache = FrameCache(video.cache or default_cache(output), _record(source, style, cfg, video, blend)).open()
+    cache = FrameCache(
+        video.cache or default_cache(output), _record(source, style, cfg, video, blend, options.get("masks"))
+    ).open()
     _stylise_frames(
         read_frames(source, selection), len(chosen), cfg=cfg, video=video, styles=styles, masks=masks,
         cache=cache, net=net, reporter=reporter, on_frame=on_frame, blend=blend,
@@ -173,7 +175,7 @@ def _report(on_frame, k: int, total: int, index: int, seconds: float, left, *, c
         on_frame(FrameDone(number=k + 1, frames=total, source=index, seconds=seconds, left=left, cached=cached))
 
 
-def _record(source, style, cfg: Config, video: VideoConfig, blend) -> dict[str, Any]:
+def _record(source, style, cfg: Config, video: VideoConfig, blend, masks) -> dict[str, Any]:
     """What made a video's frames: a cache holding frames of anything else is refused."""
     stat = os.stat(source)
     settings = {k: v for k, v in asdict(video).items() if k not in ("max_frames", "cache", "keep_frames")}
@@ -183,4 +185,5 @@ def _record(source, style, cfg: Config, video: VideoConfig, blend) -> dict[str, 
         "options": asdict(cfg),
         "video": settings,
         "blend": None if blend is None else list(blend),
+        "masks": None if masks is None else [os.path.abspath(m) for m in masks],
     }
