@@ -147,3 +147,35 @@ def test_cli_video_bad_input_is_one_line(capsys, tmp_path, clip, style, tiny_pre
     assert status == 2
     assert err.count("\n") == 1 and err.startswith("fuchun: error: ") and match in err, err
     assert set(tmp_path.iterdir()) == before
+
+
+def test_cli_video_ctrl_c_keeps_the_frames_and_the_same_command_goes_on(capsys, tmp_path, clip, style,
+                                                                         tiny_pretrained):  # fmt: skip
+    import os
+    import signal
+    import threading
+    import time
+
+    out = tmp_path / "styled.mp4"
+    argv = ["video", str(clip), str(style), "-o", str(out), "--max-frames", "6", *CLI_TINY, "--steps", "40"]
+    frames = tmp_path / "styled.mp4.frames"
+
+    def interrupt() -> None:  # Ctrl-C once the second frame is on disk
+        deadline = time.monotonic() + 120
+        while not (frames / "000001.png").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt)
+    thread.start()
+    status = main(argv)
+    thread.join()
+    err = capsys.readouterr().err
+    assert status == 128 + signal.SIGINT, err
+    assert "stopped; the finished frames are kept in" in err
+    done = sorted(p.name for p in frames.glob("*.png"))
+    assert 2 <= len(done) < 6 and not out.exists()
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.count("already done") == len(done)
+    assert probe(out).frames == 6 and not frames.exists()
