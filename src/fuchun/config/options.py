@@ -211,7 +211,10 @@ class VideoConfig:
     )
     max_frames: int | None = opt(None, "stylise at most N frames", parse_fn=parse.count, group="video")
     cache: str | None = opt(
-        None, "folder of the finished frames, to resume from (default: OUTPUT.frames beside the output)", group="video"
+        None,
+        "folder of the finished frames, to resume from, kept afterwards (default: OUTPUT.frames beside the output, "
+        "removed once the video is written)",
+        group="video",
     )
     keep_frames: bool = opt(False, "keep the frame folder after the video is written", group="video")
 

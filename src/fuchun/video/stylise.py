@@ -132,17 +132,23 @@ def stylise_video(
         read_frames(source, selection), len(chosen), cfg=cfg, video=video, styles=styles, masks=masks,
         cache=cache, net=net, reporter=reporter, on_frame=on_frame, blend=blend,
     )  # fmt: skip
-    rate = info.rate / video.every
-    start = chosen[0] / info.rate
-    pictures = (
-        preserve_output(cfg.preserve_colors, cache.load(k), resize_image(frame, size=size))
-        for k, (_, frame) in enumerate(read_frames(source, selection))
-    )
-    audio = source if info.has_audio else None
-    written = write_video(output, pictures, rate=rate, audio_from=audio, span=(start, start + len(chosen) / rate))
+    written = _write(source, output, info=info, selection=selection, cfg=cfg, cache=cache)
     if not video.keep_frames and video.cache is None:
         cache.remove()
     return written
+
+
+def _write(source, output, *, info: VideoInfo, selection: Selection, cfg: Config, cache: FrameCache) -> pathlib.Path:
+    """Encode the cached frames (colour preservation applied) with the source's audio of their span."""
+    chosen = selection.indices(info.frames)
+    rate = info.rate / selection.every
+    start = chosen[0] / info.rate
+    pictures = (
+        preserve_output(cfg.preserve_colors, cache.load(k), resize_image(frame, size=cfg.size))
+        for k, (_, frame) in enumerate(read_frames(source, selection))
+    )
+    audio = source if info.has_audio else None
+    return write_video(output, pictures, rate=rate, audio_from=audio, span=(start, start + len(chosen) / rate))
 
 
 def _stylise_frames(frames, total: int, *, cfg, video, styles, masks, cache, net, reporter, on_frame, blend) -> None:
