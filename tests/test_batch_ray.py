@@ -108,6 +108,8 @@ def _killer(stop: threading.Event, killed: list[int]) -> None:
         pids = _task_workers()
         if pids:
             time.sleep(0.5)  # inside the job, not at its start
+            if pids[0] not in _task_workers():  # its job ended meanwhile: wait for the next one
+                continue
             try:
                 os.kill(pids[0], signal.SIGKILL)
                 killed.append(pids[0])
