@@ -179,3 +179,12 @@ def test_cli_video_ctrl_c_keeps_the_frames_and_the_same_command_goes_on(capsys, 
     err = capsys.readouterr().err
     assert err.count("already done") == len(done)
     assert probe(out).frames == 6 and not frames.exists()
+
+
+@pytest.mark.weights
+def test_cli_video_with_the_real_network(capsys, tmp_path, clip, style, real_weights):
+    """The command loads the pretrained network itself once (the bug this caught: an unresolved preset)."""
+    out = tmp_path / "real.webm"
+    argv = ["video", str(clip), str(style), "-o", str(out), "--max-frames", "2", "--size", "64", "--steps", "3"]
+    assert main([*argv, "--device", "cpu"]) == 0, capsys.readouterr().err
+    assert probe(out).frames == 2 and probe(out).has_audio  # the AAC audio encoded again as Opus (WebM takes no AAC)

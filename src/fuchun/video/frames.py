@@ -22,6 +22,8 @@ from fuchun.errors import ImageError, UsageError
 from fuchun.io.atomic import write_atomic
 from fuchun.io.paths import not_a_file
 
+# FFmpeg's name of a container's default audio codec -> the encoder to use for it
+ENCODERS = {"opus": "libopus", "mp3": "libmp3lame"}
 # suffix -> (container format, video codec, codec options)
 CONTAINERS = {
     ".mp4": ("mp4", "libx264", {"crf": "17", "preset": "medium"}),
@@ -147,8 +149,10 @@ def _video_stream(out, codec: str, options: dict, rate: Fraction, width: int, he
 
 
 def _audio_copier(out, source, span):
-    """A function copying ``source``'s first audio stream's packets within ``span`` into ``out``
-    (None where there is no audio); the stream is added now, before the first packet is written."""
+    """A function copying ``source``'s first audio stream within ``span`` into ``out`` (None where
+    there is no audio); the stream is added now, before the first packet is written. The packets
+    are copied as they are where the container takes the codec, else decoded and encoded again
+    with the container's own audio codec (AAC into WebM becomes Opus)."""
     if source is None:
         return None
     container = av.open(str(source))
@@ -156,15 +160,16 @@ def _audio_copier(out, source, span):
         container.close()
         return None
     audio_in = container.streams.audio[0]
-    try:
-        audio_out = out.add_stream_from_template(audio_in)
-    except (av.FFmpegError, ValueError) as exc:
-        container.close()
-        raise UsageError(
-            f"the output's container cannot hold the source's {audio_in.codec_context.name} audio: {exc}"
-        ) from None
     start, end = span if span is not None else (0.0, math.inf)
+    if audio_in.codec_context.name in out.supported_codecs:
+        return _remux(container, audio_in, out.add_stream_from_template(audio_in), out, start, end)
+    codec = ENCODERS.get(out.default_audio_codec, out.default_audio_codec)
+    rate = audio_in.codec_context.sample_rate
+    audio_out = out.add_stream(codec, rate=48000 if codec == "libopus" else rate, layout=audio_in.layout.name)
+    return _transcode(container, audio_in, audio_out, out, start, end)
 
+
+def _remux(container, audio_in, audio_out, out, start: float, end: float):
     def copy() -> None:
         with container:
             offset = None
@@ -179,5 +184,18 @@ def _audio_copier(out, source, span):
                 packet.dts = None if packet.dts is None else packet.pts
                 packet.stream = audio_out
                 out.mux(packet)
+
+    return copy
+
+
+def _transcode(container, audio_in, audio_out, out, start: float, end: float):
+    def copy() -> None:
+        with container:
+            for frame in container.decode(audio_in):
+                if frame.time is None or frame.time < start or frame.time >= end:
+                    continue
+                frame.pts = None  # the encoder numbers the samples from 0
+                out.mux(audio_out.encode(frame))
+            out.mux(audio_out.encode(None))
 
     return copy

@@ -124,7 +124,8 @@ def stylise_video(
     if blend is not None and (len(blend) != len(styles) or options.get("masks")):
         raise UsageError(f"--style-blend needs one weight per style image ({len(styles)}) and no masks")
     if net is None:
-        net, _ = engine.load_network(cfg, pick_machine(cfg.device, cfg.precision), reporter)
+        full = cfg.resolved()  # the preset's pooling and layers filled in
+        net, _ = engine.load_network(full, pick_machine(full.device, full.precision), reporter)
     cache = FrameCache(
         video.cache or default_cache(output), _record(source, style, cfg, video, blend, options.get("masks"))
     ).open()
