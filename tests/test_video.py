@@ -188,3 +188,12 @@ def test_cli_video_with_the_real_network(capsys, tmp_path, clip, style, real_wei
     argv = ["video", str(clip), str(style), "-o", str(out), "--max-frames", "2", "--size", "64", "--steps", "3"]
     assert main([*argv, "--device", "cpu"]) == 0, capsys.readouterr().err
     assert probe(out).frames == 2 and probe(out).has_audio  # the AAC audio encoded again as Opus (WebM takes no AAC)
+
+
+def test_cli_video_refuses_a_file_that_is_no_video(capsys, tmp_path, style, tiny_pretrained):
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("not a video")
+    assert main(["video", str(fake), str(style), "-o", str(tmp_path / "out.mp4"), *CLI_TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fuchun: error: cannot read video") and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.mp4"]
