@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import pathlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -152,7 +152,20 @@ def _write(source, output, *, info: VideoInfo, selection: Selection, cfg: Config
     return write_video(output, pictures, rate=rate, audio_from=audio, span=(start, start + len(chosen) / rate))
 
 
-def _stylise_frames(frames, total: int, *, cfg, video, styles, masks, cache, net, reporter, on_frame, blend) -> None:
+def _stylise_frames(
+    frames: Iterator[tuple[int, torch.Tensor]],
+    total: int,
+    *,
+    cfg: Config,
+    video: VideoConfig,
+    styles: list[torch.Tensor],
+    masks: _Masks,
+    cache: FrameCache,
+    net: VGGFeatures,
+    reporter: Reporter,
+    on_frame: Callable[[FrameDone], None] | None,
+    blend: Sequence[float] | None,
+) -> None:
     """Make every frame not yet in ``cache``, each from the one before."""
     previous = before = None
     began, made = time.monotonic(), 0
