@@ -9,6 +9,7 @@ same batch run by ``--workers 2`` on this machine, and a rerun skips them all.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -71,6 +72,7 @@ def ray_cluster():
     finally:
         _stop(proc)
         log.close()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _stop(proc: subprocess.Popen) -> None:
