@@ -92,3 +92,34 @@ def test_strength_benchmark_sweeps_the_dial_on_a_tiny_pair(real_weights, tmp_pat
     assert [r.split("|")[1].strip() for r in rows[1:]] == ["preset fuchun", "strength 2", "strength 8"]
     assert out.startswith("command: python benchmarks/strength.py --size 64")
     assert (tmp_path / "strength-sheet.png").exists() and (tmp_path / "strength-8.png").exists()
+
+
+def _image_folder(tmp_path: pathlib.Path, names: dict[str, str]) -> pathlib.Path:
+    """A folder laid out like the benchmarks' image folder, made of the bundled examples."""
+    examples = BENCH.parent / "src" / "fuchun" / "examples"
+    for target, source in names.items():
+        (tmp_path / target).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / target).write_bytes((examples / source).read_bytes())
+    return tmp_path
+
+
+@pytest.mark.weights
+def test_temporal_benchmark_prints_its_table_and_strip(real_weights, tmp_path):
+    images = _image_folder(
+        tmp_path / "images",
+        {"content/golden-gate.jpg": "tubingen.jpg", "style/starry-night.jpg": "starry-night.jpg"},
+    )
+    out = _run("temporal.py", "--size", "64", "--frames", "3", "--steps", "3", "--clips", "pan",
+               "--images", str(images), "--out", str(tmp_path / "out"))  # fmt: skip
+    assert "| pan | **ratio** |" in out
+    assert (tmp_path / "out" / "pan-strip.jpg").is_file()
+
+
+@pytest.mark.weights
+def test_batch_benchmark_prints_the_estimate(real_weights, tmp_path):
+    images = _image_folder(
+        tmp_path / "images", {"content/tubingen.jpg": "tubingen.jpg", "style/starry-night.jpg": "starry-night.jpg"}
+    )
+    out = _run("batch.py", "--size", "64", "--pictures", "1", "--steps", "3", "--images", str(images),
+               "--gpu-ms-per-eval", "40")  # fmt: skip
+    assert "T(N, G) = N x t_picture / G + t_load" in out and "GPU (ASSUMED 40 ms" in out

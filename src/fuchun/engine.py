@@ -22,6 +22,7 @@ from fuchun.controls.masks import fit_masks, masks_at_scale
 from fuchun.errors import ImageError, MemoryPlanError, ResumeError, Stopped, UsageError
 from fuchun.features import VGGFeatures
 from fuchun.io.read import MIN_SIDE, check_min_size, fit_longest, read_image, resize_image
+from fuchun.losses import TemporalLoss
 from fuchun.machine import Machine, pick_machine
 from fuchun.memory import Loads, Plan, available_bytes, largest_side, plan, release_freed_memory
 from fuchun.objective import Objective
@@ -42,6 +43,18 @@ class Job:
     styles: list[torch.Tensor] = field(default_factory=list)
     blend: list[float] | None = None
     masks: list[torch.Tensor] | None = None  # one (1, H, W) mask per style (fuchun.controls.masks)
+    start: torch.Tensor | None = None  # (3, H, W): the start image, in place of the configured init
+    temporal: TemporalTarget | None = None  # a video frame's pull towards the previous one
+
+
+@dataclass
+class TemporalTarget:
+    """The previous stylised frame warped to this one, where to trust it, and how hard to pull
+    (Ruder et al. 2016; :mod:`fuchun.losses.temporal`, :mod:`fuchun.video.flow`)."""
+
+    warped: torch.Tensor  # (3, H, W) in [0, 1]
+    mask: torch.Tensor  # (1, H, W) in [0, 1]: 1 where forward and backward flow agree
+    weight: float
 
 
 def output_size(cfg: Config, job: Job) -> tuple[int, int]:
@@ -321,6 +334,11 @@ def scale_objective(
     content = None if job.content is None else image_at(job.content, size, machine, name="content image")
     styles = [image_at(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
     masks = masks_at_scale(job.masks, size, machine.device)
+    temporal = None
+    if job.temporal is not None:
+        warped = resize_image(job.temporal.warped, size=size).unsqueeze(0).to(machine.device)
+        mask = resize_image(job.temporal.mask.expand(3, -1, -1), size=size)[:1].clamp(0, 1)
+        temporal = TemporalLoss(warped, mask.unsqueeze(0).to(machine.device))
     objective = Objective(
         net,
         cfg,
@@ -332,6 +350,8 @@ def scale_objective(
         lean=lean,
         size=size,
         grad_scale=machine.grad_scale,
+        temporal=temporal,
+        temporal_weight=0.0 if job.temporal is None else job.temporal.weight,
     )
     if any(style_size(cfg, size, s, clamp=False) != style_size(cfg, size, s) for s in job.styles):
         option = (
@@ -350,6 +370,8 @@ def _initial(cfg: Config, job: Job, size, previous: torch.Tensor | None, machine
     if previous is not None:
         return F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
     gen = torch.Generator().manual_seed(cfg.seed)
+    if job.start is not None:
+        return image_at(job.start, size, machine, name="start image")
     if cfg.init == "content":
         if job.content is None:
             raise ValueError("init 'content' needs a content image; use --init noise")

@@ -1,7 +1,7 @@
 """The weighted sum of all loss terms, built from a resolved config and the target images.
 
 L = k(strength) w_c Σ content + b (w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l
-    + w_w2 mean_l W2_l) + w_tv (L/256)² TV
+    + w_w2 mean_l W2_l) + w_tv (L/256)² TV + w_t Temporal
 Every term is a relative error (see ``fuchun.losses``); the Gram layer
 weights a_l default to 1/L, and the shifted-Gram and histogram terms average over their
 layers, so the weights mean the same whatever the number of layers. k(strength) is the
@@ -10,7 +10,8 @@ the style terms' factor of the scale, at most 1 (``style_factor``, set by :mod:`
 
 TV is the mean squared neighbour difference times (L/256)², L the longest side: the same
 value for the same picture at every size (a smooth picture's neighbour differences shrink
-as 1/L).
+as 1/L). The temporal term is there for a video's frames only (:mod:`fuchun.losses.temporal`,
+:mod:`fuchun.video`), its weight w_t given with its target.
 """
 
 from __future__ import annotations
@@ -25,12 +26,20 @@ from fuchun.balance import STYLE_TERMS
 from fuchun.config.options import Config, content_factor
 from fuchun.controls.masks import RegionLoss, check_masks, layer_masks
 from fuchun.features import VGGFeatures
-from fuchun.losses import ContentLoss, GramLoss, HistogramLoss, ShiftedGramLoss, WassersteinLoss, total_variation
+from fuchun.losses import (
+    ContentLoss,
+    GramLoss,
+    HistogramLoss,
+    ShiftedGramLoss,
+    TemporalLoss,
+    WassersteinLoss,
+    total_variation,
+)
 from fuchun.losses.products import as_rows, exact_rows
 from fuchun.losses.shifted import fitting_shifts
 from fuchun.machine import scale_grad
 
-TERMS = ("content", "style", "shift", "hist", "w2", "tv")
+TERMS = ("content", "style", "shift", "hist", "w2", "tv", "temporal")
 TV_REFERENCE_SIDE = 256  # px: the size at which the TV weight is the plain mean squared difference
 
 
@@ -50,8 +59,11 @@ class Objective(nn.Module):
         lean: bool = False,
         size: tuple[int, int] | None = None,
         grad_scale: float = 1.0,
+        temporal: TemporalLoss | None = None,
+        temporal_weight: float = 0.0,
     ) -> None:
         super().__init__()
+        self.temporal, self.temporal_weight = temporal, temporal_weight  # a video frame's pull to the last one
         self.net, self.cfg, self.autocast = net, cfg, autocast
         self.grad_scale = grad_scale  # the static loss scale of fp16 (fuchun.machine.scale_grad)
         self.lean = lean  # no shared float32 copies of the maps (large pictures; fuchun.memory)
@@ -159,6 +171,8 @@ class Objective(nn.Module):
         if cfg.tv_weight > 0:
             side = max(image.shape[-2:]) / TV_REFERENCE_SIDE
             terms["tv"] = cfg.tv_weight * side * side * total_variation(image)
+        if self.temporal is not None and self.temporal_weight > 0:
+            terms["temporal"] = self.temporal_weight * self.temporal(image)
         if not terms:
             raise ValueError("every loss weight is 0: nothing to optimise")
         if self.style_factor != 1.0:

@@ -134,9 +134,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--verify", action="store_true", help="hash every cached file and check it against its pin")
     _add_eval_parser(sub)
+    _add_video_parser(sub)
+    _add_batch_parser(sub)
     _add_article_parser(sub)
     _add_studio_parser(sub)
     return parser
+
+
+def _add_video_parser(sub) -> None:
+    """The ``video`` sub-command: a stylised video, frame by frame (:mod:`fuchun.cli.video`)."""
+    from fuchun.cli.video import HELP, add_video_options
+
+    v = sub.add_parser("video", help=HELP, description=HELP)
+    v.add_argument("input", help="the video (any container FFmpeg reads)")
+    v.add_argument("style", nargs="+", help="style image(s)")
+    v.add_argument("-o", "--output", required=True, help="output video (.mp4, .mkv, .mov, .webm, .avi)")
+    v.add_argument("--config", metavar="FILE", help="read options from a TOML file (flags given here win)")
+    v.add_argument(
+        "--style-blend",
+        type=_checked(commands.blend_weights, "style_blend"),
+        help="blend weights of several style images, e.g. 3,1,1",
+    )
+    add_video_options(v, _checked)
+    _add_config_options(v, "stylize")
+
+
+def _add_batch_parser(sub) -> None:
+    """The ``batch`` sub-command: many pictures, the network loaded once per worker (:mod:`fuchun.cli.batch`)."""
+    from fuchun.cli.batch import add_batch_parser
+
+    add_batch_parser(sub, add_config_options=_add_config_options, checked=_checked)
 
 
 def _add_studio_parser(sub) -> None:
@@ -207,6 +234,14 @@ def _dispatch(ns: argparse.Namespace, interrupts) -> int:
         return commands.eval_command(ns)
     if ns.command == "studio":
         return commands.studio_command(ns)
+    if ns.command == "video":
+        from fuchun.cli.video import video_command
+
+        return video_command(ns, config_options(ns), interrupts=interrupts)
+    if ns.command == "batch":
+        from fuchun.cli.batch import batch_command
+
+        return batch_command(ns, config_options(ns))
     if ns.command == "article":
         return commands.article_command(ns, config_options(ns))
     return commands.run_command(ns, config_options(ns), interrupts=interrupts)

@@ -19,6 +19,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 BACKBONE_NAMES = ("vgg16", "vgg19", "vgg16-torchvision")
 INITS = ("content", "noise", "style-mean")  # or a path to an image file
+FLOW_METHODS = ("dis", "farneback")  # OpenCV's classical optical flow (fuchun.video.flow)
 # the style-strength dial: content weight × STRENGTH_BASE ** (STRENGTH_DEFAULT − strength), so each
 # step of the dial halves (or doubles) the photo's pull against the style terms
 STRENGTH_DEFAULT = 5.0
@@ -192,6 +193,55 @@ class Config:
         if unknown:
             raise ValueError(f"unknown option(s) {sorted(unknown)}; valid: {', '.join(sorted(names))}")
         return dataclasses.replace(self, **options)
+
+
+@dataclass
+class VideoConfig:
+    """A video's own settings (``fuchun video``); each frame's picture takes :class:`Config`'s."""
+
+    # Ruder et al. 2016 weigh the temporal term 200 against content 1 on 0..255 pixels; on fuchun's
+    # relative losses and [0, 1] pixels, 100 makes consecutive frames agree several times better
+    # than independent frames at the same style distance (benchmarks/temporal.py)
+    temporal_weight: float = opt(
+        100.0,
+        "weight of the temporal loss towards the previous frame warped by optical flow (0: off)",
+        parse_fn=parse.nonneg_float,
+        group="video",
+    )
+    flow: str = opt("dis", "optical flow method (OpenCV)", choices=FLOW_METHODS, group="video")
+    start: int = opt(0, "first source frame to stylise (counted from 0)", parse_fn=parse.nonneg_int, group="video")
+    every: int = opt(
+        1,
+        "stylise every N-th source frame (the output's frame rate is the source's / N)",
+        parse_fn=parse.count,
+        group="video",
+    )
+    max_frames: int | None = opt(None, "stylise at most N frames", parse_fn=parse.count, group="video")
+    cache: str | None = opt(
+        None,
+        "folder of the finished frames, to resume from, kept afterwards (default: OUTPUT.frames beside the output, "
+        "removed once the video is written)",
+        group="video",
+    )
+    keep_frames: bool = opt(False, "keep the frame folder after the video is written", group="video")
+
+
+@dataclass
+class BatchConfig:
+    """A batch's own settings (``fuchun batch``); each job's picture takes :class:`Config`'s."""
+
+    workers: int = opt(
+        1, "worker processes on this machine, each loading the network once", parse_fn=parse.count, group="batch"
+    )
+    pairs: str = opt(
+        "every",
+        "with --content and --style folders: every pair, or zip (the first with the first, ...)",
+        choices=("every", "zip"),
+        group="batch",
+    )
+    retries: int = opt(
+        3, "with --ray: how often a task whose worker died is run again", parse_fn=parse.nonneg_int, group="batch"
+    )
 
 
 # What each mode changes before the user's options apply (the user's options win).

@@ -58,6 +58,11 @@ def positive_int(text: str, *, limit: int = MAX_SIDE, unit: str = " px") -> int:
     return value
 
 
+def count(text: str) -> int:
+    """A count from 1 to :data:`MAX_STEPS` (frames, workers, ...)."""
+    return positive_int(text, limit=MAX_STEPS, unit="")
+
+
 def nonneg_int(text: str, *, limit: int = MAX_STEPS) -> int:
     """An integer from 0 to ``limit``."""
     value = _whole(text)

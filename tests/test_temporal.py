@@ -1,0 +1,100 @@
+"""Tests for the temporal loss (fuchun.losses.temporal) and optical flow (fuchun.video.flow)."""
+
+from __future__ import annotations
+
+import torch
+
+from fuchun.config.options import Config
+from fuchun.engine import Job, TemporalTarget, run
+from fuchun.io.read import read_image, resize_image
+from fuchun.losses import TemporalLoss, temporal_loss
+from fuchun.objective import Objective
+from fuchun.video import synthetic
+from fuchun.video.flow import aligned_previous, consistency, optical_flow, warp
+
+
+def test_temporal_loss_is_zero_at_the_target_and_where_masked():
+    x = torch.rand(1, 3, 8, 10)
+    ones, zeros = torch.ones(1, 1, 8, 10), torch.zeros(1, 1, 8, 10)
+    assert float(temporal_loss(x, x, ones)) == 0.0
+    assert float(temporal_loss(x, torch.rand(1, 3, 8, 10), zeros)) == 0.0
+    y = x + 0.1
+    assert abs(float(temporal_loss(y, x, ones)) - 0.01) < 1e-6  # the mean over all D = C·H·W values
+
+
+def test_temporal_loss_module_matches_function_and_gradcheck():
+    x, w, c = torch.rand(1, 3, 5, 6), torch.rand(1, 3, 5, 6), (torch.rand(1, 1, 5, 6) > 0.3).float()
+    assert torch.equal(TemporalLoss(w, c)(x), temporal_loss(x, w, c))
+    x64 = x.double().requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: temporal_loss(t, w.double(), c.double()), (x64,))
+
+
+def _shifted(examples_dir, dx: int) -> tuple[torch.Tensor, torch.Tensor]:
+    image = resize_image(read_image(examples_dir / "tubingen.jpg"), size=(120, 90))
+    return image[:, 10:74, 20:100], image[:, 10:74, 20 + dx : 100 + dx]  # (3, 64, 80) each
+
+
+def test_flow_finds_a_pan_and_warping_aligns_the_frames(examples_dir):
+    a, b = _shifted(examples_dir, 3)  # b is a moved 3 px left: b(x) = a(x + 3)
+    for method in ("dis", "farneback"):
+        flow = optical_flow(b, a, method=method)  # b(x) ≈ a(x + flow)
+        inner = flow[8:-8, 8:-8]
+        assert abs(float(inner[..., 0].mean()) - 3) < 0.5, method
+        assert abs(float(inner[..., 1].mean())) < 0.5, method
+        aligned = warp(a, flow)
+        assert float((aligned - b)[:, 8:-8, 8:-8].abs().mean()) < 0.5 * float((a - b)[:, 8:-8, 8:-8].abs().mean())
+
+
+def test_consistency_masks_what_comes_into_view(examples_dir):
+    """The parallax clip's foreground uncovers background: those pixels and the picture's
+    new right-hand edge are masked out, most of the picture is kept."""
+    image = read_image(examples_dir / "tubingen.jpg")
+    front = read_image(examples_dir / "starry-night.jpg")
+    frames = synthetic.parallax(image, front, size=(96, 72), frames=3, speed=2.0)
+    warped, weight = aligned_previous(frames[0], frames[0], frames[1], method="dis")
+    assert weight.shape == (1, 72, 96)
+    share = float(weight.mean())
+    assert 0.5 < share < 1.0
+    assert (
+        float(
+            consistency(
+                optical_flow(frames[0], frames[1], method="dis"), optical_flow(frames[1], frames[0], method="dis")
+            ).mean()
+        )
+        < 1.0
+    )
+    assert warped.shape == frames[1].shape
+
+
+def test_objective_has_a_temporal_term(tiny_net):
+    cfg = Config(preset="gatys", device="cpu", precision="fp32").resolved()
+    content = torch.rand(1, 3, 32, 32)
+    target = torch.rand(1, 3, 32, 32)
+    objective = Objective(
+        tiny_net, cfg, content=content, styles=[], temporal=TemporalLoss(target, torch.ones(1, 1, 32, 32)),
+        temporal_weight=10.0,
+    )  # fmt: skip
+    _, terms = objective(target)
+    assert float(terms["temporal"]) == 0.0
+    _, terms = objective(content)
+    assert abs(float(terms["temporal"]) - 10 * float(temporal_loss(content, target, torch.ones(1, 1, 32, 32)))) < 1e-5
+
+
+def test_a_strong_temporal_pull_keeps_the_warped_frame(tiny_net, tiny_options):
+    """With the temporal target and start, the run stays near the target where the mask is 1."""
+    from fuchun.api import make_config
+
+    cfg = make_config("stylize", **tiny_options)
+    content, style = torch.rand(3, 48, 64), torch.rand(3, 48, 64)
+    target = torch.rand(3, 48, 64)
+    mask = torch.ones(1, 48, 64)
+    mask[:, :, :32] = 0
+    free = run(cfg, Job(content=content, styles=[style]), net=tiny_net)
+    held = run(
+        cfg,
+        Job(content=content, styles=[style], start=target, temporal=TemporalTarget(target, mask, weight=1e4)),
+        net=tiny_net,
+    )
+    held_err = float((held - target)[:, :, 32:].abs().mean())
+    assert held_err < 0.02
+    assert held_err < 0.2 * float((free - target)[:, :, 32:].abs().mean())
