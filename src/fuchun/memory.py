@@ -10,10 +10,12 @@ While the objective is built (no autograd), per style pixel (``--style-scale``,
   whole scale) and the transient of building one: a float32 copy, the sorted values and
   their int64 order (16 B per channel and style pixel: 1 KiB per style pixel at relu1_1),
   or the forward pass's widest pair of maps, whichever is larger.
-On the CPU the build's transients are counted on top of the evaluation's: the whole-run
-peaks measured there (``benchmarks/memory.py``) grow with the style pixels as much as with
-the output pixels, as the allocator keeps what the build freed. CUDA's caching allocator
-hands the build's blocks on to the evaluation, so there the larger of the two counts.
+The larger of the build and the evaluation counts: the engine hands the build's freed pages
+back to the system before the steps (:func:`release_freed_memory`), and CUDA's caching
+allocator hands its blocks on. On the CPU glibc still keeps part of what each step frees
+for reuse (``RETAINED`` of the step's bytes, less where the step's blocks are so large that
+glibc maps and unmaps them directly); the same whole run's peak varies by some 25% between
+fresh processes for that reason, and the plan is fitted to the worst of them.
 
 During a loss-and-gradient evaluation, per output pixel:
 - every ReLU output up to the deepest layer used, in the network's precision (autograd
@@ -63,6 +65,12 @@ OVERHEAD_BYTES = 112 * 2**20
 # to benchmarks/memory.py's whole default runs on the CPU: up to 59 MiB above the plan without it)
 W2_OVERHEAD_BYTES = 72 * 2**20
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+# glibc keeps freed blocks below its mmap threshold, which it raises up to 32 MiB, for reuse,
+# so on the CPU a run's resident peak exceeds its live tensors by a share of the step's bytes
+# held in blocks below that size. Fitted to benchmarks/memory.py's worst of repeated whole runs
+# (384x288: 529-698 MiB over eight fresh runs of the same command, 570 planned without it)
+MMAP_CEILING = 32 * 2**20
+RETAINED = 0.35
 SORT_BYTES = 16  # per value while a quantile table is built: float32 copy, sorted values, int64 order
 
 
@@ -152,9 +160,13 @@ def estimate(
         loads=loads,
         checkpoint=checkpoint,
     )
-    adds = device == "cpu"  # see the module's note on the allocators
     fixed = OVERHEAD_BYTES + (W2_OVERHEAD_BYTES if loads.w2 else 0)
-    return int(fixed + MARGIN * (tables + (build + step if adds else max(build, step))))
+    core = max(build, step)
+    if device == "cpu":  # see the module's note on the allocators
+        _, largest = _per_pixel(arch, deepest, precision=precision, checkpoint=False)
+        block = largest * 4 / BYTES[precision] * size[0] * size[1]  # the largest float32 block of a step
+        core += RETAINED * step * min(1.0, MMAP_CEILING / block)
+    return int(fixed + MARGIN * (tables + core))
 
 
 def _build_bytes(style_pixels: float, *, arch: str, deepest: str, precision: str, loads: Loads) -> float:
