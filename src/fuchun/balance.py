@@ -6,8 +6,8 @@ with a gradient ten times that of a near one (a town against *The Starry Night*)
 same weights then paint the far pair's layout away. So, at the start of each scale, the
 gradient of the style terms with respect to the pixels is taken at the photo, and its
 size-independent norm, the *pull* ``‖∇ₓ S‖₂ · √(H·W)`` (every term is a mean over
-positions, so the plain norm falls as 1/√pixels), is capped: where it exceeds the cap the
-style terms are scaled down to it for that scale; below the cap nothing changes.
+positions, so the plain norm falls as 1/√pixels), is capped softly: where it exceeds the cap
+the style terms are scaled by √(cap / pull) for that scale; below the cap nothing changes.
 
 This is the gradient-norm rule of multi-task balancing (Chen et al. 2018, "GradNorm",
 arXiv 1711.02257) applied once per scale and one-sided: the content term's gradient at the
@@ -39,8 +39,12 @@ def style_pull(objective, photo: torch.Tensor) -> float:
 
 
 def style_factor(objective, photo: torch.Tensor | None, *, cap: float) -> float:
-    """The factor of the style terms for this scale: min(1, cap / pull); 1 without a cap or a photo."""
+    """The factor of the style terms for this scale: min(1, √(cap / pull)); 1 without a cap or a photo.
+
+    The square root halves the excess on a log scale: a hard cap (cap / pull) left the farthest
+    pairs nearly photographic (Chicago + Mondrian at 256 px: style distance 0.68 against 0.20 for
+    ``gatys``), no cap let them lose their layout."""
     if cap <= 0 or photo is None:
         return 1.0
     pull = style_pull(objective, photo)
-    return 1.0 if pull <= cap else cap / pull
+    return 1.0 if pull <= cap else math.sqrt(cap / pull)
