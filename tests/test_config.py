@@ -108,6 +108,7 @@ FLAG_VALUES = {
         (["--w2-layers", "relu1_1,relu3_1"], ("relu1_1", "relu3_1")),
     ],
     "tv_weight": [(["--tv-weight", "1.5"], 1.5), (["--tv-weight", "0"], 0.0)],
+    "style_pull": [(["--style-pull", "32"], 32.0), (["--style-pull", "0"], 0.0)],
     "pooling": [(["--pooling", "avg"], "avg"), (["--pooling", "max"], "max")],
 }
 
