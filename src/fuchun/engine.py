@@ -223,12 +223,9 @@ def _memory_advice(size: tuple[int, int]) -> MemoryPlanError:
 
 
 def _built(net, cfg: Config, job: Job, size, machine: Machine, *, lean: bool) -> Objective:
-    """The objective of one scale, its style terms balanced (fuchun.balance), with an out-of-memory
-    failure turned into the planner's advice."""
+    """The objective of one scale, with an out-of-memory failure turned into the planner's advice."""
     try:
         objective = scale_objective(net, cfg, job, size, machine, lean=lean)
-        photo = None if job.content is None else image_at(job.content, size, machine, name="content image")
-        objective.style_factor = style_factor(objective, photo, cap=cfg.style_pull)
         release_freed_memory()  # what the build freed, before the steps allocate theirs
         return objective
     except (torch.OutOfMemoryError, RuntimeError) as exc:
@@ -330,7 +327,8 @@ def check_style_size(cfg: Config, final: tuple[int, int]) -> None:
 def scale_objective(
     net: VGGFeatures, cfg: Config, job: Job, size: tuple[int, int], machine: Machine, *, lean: bool = False
 ) -> Objective:
-    """The objective of one scale: the job's images at ``size`` = (W, H) (styles at their own size)."""
+    """The objective of one scale: the job's images at ``size`` = (W, H) (styles at their own size),
+    its style terms balanced at the photo (:mod:`fuchun.balance`)."""
     content = None if job.content is None else image_at(job.content, size, machine, name="content image")
     styles = [image_at(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
     masks = masks_at_scale(job.masks, size, machine.device)
@@ -353,6 +351,7 @@ def scale_objective(
         temporal=temporal,
         temporal_weight=0.0 if job.temporal is None else job.temporal.weight,
     )
+    objective.style_factor = style_factor(objective, content, cap=cfg.style_pull)
     if any(style_size(cfg, size, s, clamp=False) != style_size(cfg, size, s) for s in job.styles):
         option = (
             f"--style-size {cfg.style_size}" if cfg.style_size is not None else f"--style-scale {cfg.style_scale:g}"
