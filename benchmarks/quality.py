@@ -15,7 +15,11 @@ every picture and one contact sheet per size (rows: photo, style, one column per
 into ``--out``.
 
     python benchmarks/quality.py [--presets gatys,paint] [--sizes 256,512] [--pairs tubingen+starry-night,...]
-                                 [--out quality-out] [--steps N] [--reuse]
+                                 [--out quality-out] [--steps N] [--reuse] [--set OPTION=VALUE ...]
+
+A run may be a preset with options of its own, ``paint[style-pull=0;content-weight=1]``
+(spelt as in a config file), so variants of the default are measured against the same
+``gatys`` pictures; ``--set`` adds options to every run but ``gatys``.
 """
 
 from __future__ import annotations
@@ -278,7 +282,7 @@ def sheet(results: list[dict], size: int, presets: list[str], folder: pathlib.Pa
         tiles.append((to_pil(resize_image(read_image(find_image(folder, "style", style_name)), size=CELL)), style_name))
         for preset in presets:
             r = next((r for r in rows if r["pair"] == pair and r["preset"] == preset), None)
-            label = f"{preset}: sd {r['style_distance']:.2f} st {r['structure']:.2f} col {r['colour_distance']:.0f}"
+            label = f"sd {r['style_distance']:.2f} st {r['structure']:.2f} col {r['colour_distance']:.0f} {preset}"
             tiles.append((to_pil(read_image(r["image"])), label))
     title = f"{size} px; sd: style distance, st: structure, col: colour distance; {command_line()}"
     image = contact_sheet(tiles, cell=CELL, columns=2 + len(presets), title=title)
