@@ -15,7 +15,11 @@ every picture and one contact sheet per size (rows: photo, style, one column per
 into ``--out``.
 
     python benchmarks/quality.py [--presets gatys,paint] [--sizes 256,512] [--pairs tubingen+starry-night,...]
-                                 [--out quality-out] [--steps N] [--reuse]
+                                 [--out quality-out] [--steps N] [--reuse] [--set OPTION=VALUE ...]
+
+A run may be a preset with options of its own, ``paint[style-pull=0;content-weight=1]``
+(spelt as in a config file), so variants of the default are measured against the same
+``gatys`` pictures; ``--set`` adds options to every run but ``gatys``.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ import torch
 
 from common import SHARED, network
 from fuchun.api import make_config, render
+from fuchun.config.files import options_from_mapping
 from fuchun.config.options import Config
+from fuchun.errors import ConfigFileError
 from fuchun.io.read import read_image, resize_image
 from fuchun.io.write import to_pil, write_image
 from fuchun.measures import POOLING, measure
@@ -88,7 +94,10 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = f"{BASELINE},{Config().preset}"
     p.add_argument(
-        "--presets", default=default, help=f"comma-separated presets (default {default}: gatys and the default)"
+        "--presets",
+        default=default,
+        help=f"comma-separated presets (default {default}: gatys and the default); a preset may carry options "
+        "of its own: paint[style-pull=0;content-weight=1]",
     )
     p.add_argument("--sizes", default="256,512", help="comma-separated longest sides in px")
     p.add_argument("--pairs", help="comma-separated photo+style pairs (default: all 16)")
@@ -96,13 +105,60 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--images", default=str(SHARED), help="folder with content/ and style/ images")
     p.add_argument("--steps", type=int, help="steps per run (default: each preset's own)")
     p.add_argument("--reuse", action="store_true", help="measure pictures already in --out instead of rendering")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="OPTION=VALUE",
+        help=f"an option for every preset but {BASELINE}, as in a config file, e.g. content-weight=1.4 (repeatable); "
+        "those runs are labelled PRESET[OPTION=VALUE;...]",
+    )
     p.add_argument("--device", default="auto")
     return p.parse_args(argv)
 
 
-def render_one(net, args, photo: torch.Tensor, style: torch.Tensor, preset: str, size: int):
+def _options(items: list[str], source: str) -> dict:
+    """Config options from OPTION=VALUE items, as a config file spells them; one clear line if one is wrong."""
+    pairs = [item.strip().partition("=") for item in items]
+    bad = [a for a, eq, b in pairs if not eq or not a or not b]
+    if bad:
+        raise SystemExit(f"quality.py: {source} takes OPTION=VALUE (e.g. content-weight=1.4), not {bad[0]!r}")
+    try:
+        return options_from_mapping({a.strip(): b.strip() for a, _, b in pairs}, source=source)
+    except ConfigFileError as exc:
+        raise SystemExit(f"quality.py: {exc}") from None
+
+
+def _split_presets(text: str) -> list[str]:
+    """'gatys,paint[content-layers=relu2_1,relu4_2]' -> the runs, split at the commas outside brackets."""
+    runs, depth, start = [], 0, 0
+    for i, ch in enumerate(text + ","):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            runs.append(text[start:i].strip())
+            start = i + 1
+    return [r for r in runs if r]
+
+
+def variants(args) -> dict[str, tuple[str, dict]]:
+    """{label: (preset, options)} of every run per pair and size.
+
+    A run is a preset, or a preset with options of its own, ``paint[style-pull=0;content-weight=1]``;
+    --set adds options to every run but the baseline. The label names the run's pictures."""
+    runs = {}
+    for spec in _split_presets(args.presets):
+        name, bracket, rest = spec.partition("[")
+        items = [i for i in rest.removesuffix("]").split(";") if i.strip()] if bracket else []
+        if name.strip() != BASELINE:
+            items += args.set
+        label = name.strip() + (f"[{';'.join(i.strip() for i in items)}]" if items else "")
+        runs[label] = (name.strip(), _options(items, "--set" if not bracket else label))
+    return runs
+
+
+def render_one(net, args, photo: torch.Tensor, style: torch.Tensor, preset: str, size: int, extra: dict):
     """(picture as 8-bit-exact float tensor, seconds) of one stylize run."""
-    options = {"preset": preset, "size": size, "device": args.device}
+    options = {**extra, "preset": preset, "size": size, "device": args.device}
     if args.steps is not None:
         options["steps"] = args.steps
     net.pooling = make_config("stylize", **options).resolved().pooling  # the one network, as the preset pools
@@ -117,7 +173,7 @@ def render_one(net, args, photo: torch.Tensor, style: torch.Tensor, preset: str,
     return (picture * 255).round() / 255, seconds  # measured as written
 
 
-def run_set(args, net, pairs, presets, sizes, out: pathlib.Path, folder: pathlib.Path) -> list[dict]:
+def run_set(args, net, pairs, runs: dict, sizes, out: pathlib.Path, folder: pathlib.Path) -> list[dict]:
     """Render (or reuse) and measure every (size, pair, preset); results.json is rewritten after each."""
     old = _old_results(out) if args.reuse else {}
     results = []
@@ -125,13 +181,13 @@ def run_set(args, net, pairs, presets, sizes, out: pathlib.Path, folder: pathlib
         for photo_name, style_name in pairs:
             photo = read_image(find_image(folder, "content", photo_name))
             style = read_image(find_image(folder, "style", style_name))
-            for preset in presets:
+            for preset, (name, extra) in runs.items():
                 key = f"{photo_name}+{style_name}"
                 path = out / f"{size}" / f"{key}.{preset}.png"
                 if (key, preset, size) in old and path.is_file():
                     picture, seconds = read_image(path), old[key, preset, size]["seconds"]
                 else:
-                    picture, seconds = render_one(net, args, photo, style, preset, size)
+                    picture, seconds = render_one(net, args, photo, style, name, size, extra)
                     path.parent.mkdir(parents=True, exist_ok=True)
                     write_image(picture, path)
                 row = {"pair": key, "preset": preset, "size": size, "seconds": round(seconds, 2), "image": str(path)}
@@ -226,7 +282,7 @@ def sheet(results: list[dict], size: int, presets: list[str], folder: pathlib.Pa
         tiles.append((to_pil(resize_image(read_image(find_image(folder, "style", style_name)), size=CELL)), style_name))
         for preset in presets:
             r = next((r for r in rows if r["pair"] == pair and r["preset"] == preset), None)
-            label = f"{preset}: sd {r['style_distance']:.2f} st {r['structure']:.2f} col {r['colour_distance']:.0f}"
+            label = f"sd {r['style_distance']:.2f} st {r['structure']:.2f} col {r['colour_distance']:.0f} {preset}"
             tiles.append((to_pil(read_image(r["image"])), label))
     title = f"{size} px; sd: style distance, st: structure, col: colour distance; {command_line()}"
     image = contact_sheet(tiles, cell=CELL, columns=2 + len(presets), title=title)
@@ -237,17 +293,18 @@ def sheet(results: list[dict], size: int, presets: list[str], folder: pathlib.Pa
 
 def main(argv: list[str] | None = None) -> None:
     args = arguments(argv)
+    pairs, runs = parse_pairs(args.pairs), variants(args)
+    presets = list(runs)
     folder = pathlib.Path(args.images)
     if not folder.is_dir():
         raise SystemExit(f"quality.py: the evaluation images are missing: {folder} (or pass --images DIR)")
-    pairs, presets = parse_pairs(args.pairs), [p.strip() for p in args.presets.split(",") if p.strip()]
     sizes = [int(s) for s in args.sizes.split(",")]
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     net, _ = network(args.device, "fp32", pooling=POOLING)
     warm = torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(0))
     render("stylize", content=warm, style=warm, net=net, size=48, steps=2, device=args.device)  # first-call costs
-    results = run_set(args, net, pairs, presets, sizes, out, folder)
+    results = run_set(args, net, pairs, runs, sizes, out, folder)
     print(f"    {command_line()}\n")
     for size in sizes:
         print(f"### {size} px\n\n{table(results, size)}\n\n{summary(results, size, presets)}\n")

@@ -11,6 +11,7 @@ The last line is the time ratio fuchun default / baseline.
 
     python benchmarks/speed.py            # the full measurement (about 15 minutes on 2 cores)
     python benchmarks/speed.py --quick    # a tiny version that only shows it works
+    python benchmarks/speed.py --plan     # only the memory planner's table for the default
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch
 import fuchun
 from common import gatys_score, image, network, per_eval_ms, timed
 from fuchun.config.options import Config
-from fuchun.engine import Job, scale_objective
+from fuchun.engine import Job, memory_loads, scale_objective
 from fuchun.io.write import write_image
 from fuchun.memory import Loads, estimate
 
@@ -32,6 +33,9 @@ CONTENT, STYLE = "content/tubingen.jpg", "style/starry-night.jpg"
 
 def main() -> None:
     args = parse_args()
+    if args.plan:
+        memory_table(args)
+        return
     job = Job(image(CONTENT), [image(STYLE)])
     fuchun_steps = {"steps": args.steps} if args.quick else {}  # fuchun's own default otherwise
     runs = {
@@ -85,27 +89,27 @@ def eval_times(job: Job, args) -> None:
         print(f"per evaluation at {size} px   " + " | ".join(row), flush=True)
 
 
-# the default preset's (paint: Wasserstein-2 at relu1_1 ... relu5_1, no Gram or histogram), style as large as the output
-DEFAULT_LOADS = Loads(hist=0.0, hist_widest=0.0, gram=0.0, w2=122.0, w2_widest=64.0)
+def default_loads(net, side: int) -> tuple[Loads, str]:
+    """What the default objective holds at side x side (style as large as the output), and its deepest layer."""
+    cfg = Config().resolved()
+    square = torch.zeros(3, side, side)
+    layers = [*cfg.content_layers, *cfg.style_layers, *cfg.shifts, *cfg.hist_layers, *cfg.w2_layers]
+    return memory_loads(cfg, Job(square, [square]), net, (side, side)), net.deepest(layers)
 
 
 def memory_table(args) -> None:
-    """The planner's estimate of the default run's peak at each size."""
+    """The planner's estimate of the default run's peak at each size, bf16, on the CPU and on CUDA."""
+    net, _ = network(args.device, "fp32")
     for side in (512, 1024, 2048, 4096):
-        peaks = [
-            estimate(
-                (side, side),
-                arch="vgg16",
-                deepest="relu5_1",
-                precision=p,
-                optimizer="lbfgs",
-                history=50,
-                loads=DEFAULT_LOADS,
-            )
-            / 2**30
-            for p in ("fp32", "bf16")
-        ]
-        print(f"planned peak at {side}x{side}: fp32 {peaks[0]:.1f} GiB, bf16 {peaks[1]:.1f} GiB")
+        loads, deepest = default_loads(net, side)
+        kw = dict(arch="vgg16", deepest=deepest, optimizer="lbfgs", loads=loads)
+        cells = []
+        for device in ("cpu", "cuda"):
+            full = estimate((side, side), precision="bf16", history=50, device=device, **kw) / 2**30
+            saved = estimate((side, side), precision="bf16", history=5, checkpoint=True, device=device, **kw) / 2**30
+            cells.append(f"{device} {full:.1f} GiB ({saved:.1f} GiB checkpointed, L-BFGS history 5)")
+        fp32 = estimate((side, side), precision="fp32", history=50, device="cpu", **kw) / 2**30
+        print(f"planned peak at {side}x{side}, bf16: {' | '.join(cells)}; cpu fp32 {fp32:.1f} GiB", flush=True)
 
 
 def parse_args():
@@ -113,6 +117,7 @@ def parse_args():
     p.add_argument("--quick", action="store_true", help="tiny sizes and steps (a smoke run)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", help="also write the three pictures into this folder, to look at")
+    p.add_argument("--plan", action="store_true", help="only the memory planner's table (no runs)")
     args = p.parse_args()
     args.size, args.steps, args.eval_sizes = (96, 6, (64,)) if args.quick else (512, 300, (256, 512))
     return args

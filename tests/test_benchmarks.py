@@ -58,14 +58,16 @@ def test_studio_preview_benchmark_runs_at_a_tiny_size(real_weights):
 def test_quality_benchmark_renders_measures_and_sheets_a_tiny_pair(real_weights, tmp_path):
     examples = BENCH.parent / "src" / "fuchun" / "examples"
     args = ["--images", str(examples), "--pairs", "tubingen+starry-night", "--sizes", "64", "--steps", "3"]
-    out = _run("quality.py", *args, "--presets", "gatys,fuchun", "--out", str(tmp_path))
+    variant = "fuchun[content-weight=3]"
+    out = _run("quality.py", *args, "--presets", "gatys,fuchun", "--set", "content-weight=3", "--out", str(tmp_path))
     assert out.startswith("    python benchmarks/quality.py --images")
-    assert "| tubingen+starry-night | fuchun |" in out and ("1/1" in out or "0/1" in out)
+    assert f"| tubingen+starry-night | {variant} |" in out and ("1/1" in out or "0/1" in out)
     rows = json.loads((tmp_path / "results.json").read_text())["results"]
     assert [(r["pair"], r["preset"], r["size"]) for r in rows] == [
         ("tubingen+starry-night", "gatys", 64),
-        ("tubingen+starry-night", "fuchun", 64),
+        ("tubingen+starry-night", variant, 64),
     ]
+    assert (tmp_path / "64" / f"tubingen+starry-night.{variant}.png").is_file()
     assert all(0 < r["structure"] <= 1 and r["style_distance"] > 0 and r["colour_distance"] > 0 for r in rows)
     with Image.open(tmp_path / "sheet-64.png") as sheet:
         assert sheet.width > 4 * 200  # photo, style and two presets side by side
@@ -73,16 +75,26 @@ def test_quality_benchmark_renders_measures_and_sheets_a_tiny_pair(real_weights,
     assert "| tubingen+starry-night | gatys |" in again
 
 
-def test_quality_benchmark_says_in_one_line_when_the_images_are_missing(tmp_path):
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--images", "{tmp}/none"], "evaluation images are missing"),
+        (["--set", "content-weight"], "--set takes OPTION=VALUE"),
+        (["--set", "content-weight=-1"], "--set: content-weight:"),
+        (["--set", "no-such-option=1"], "unknown option(s) no-such-option"),
+    ],
+)
+def test_quality_benchmark_says_in_one_line_what_is_wrong(tmp_path, extra, words):
+    extra = [a.replace("{tmp}", str(tmp_path)) for a in extra]
     done = subprocess.run(
-        [sys.executable, str(BENCH / "quality.py"), "--images", str(tmp_path / "none"), "--out", str(tmp_path)],
+        [sys.executable, str(BENCH / "quality.py"), *extra, "--out", str(tmp_path)],
         cwd=BENCH,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode != 0
-    assert done.stderr.strip().count("\n") == 0 and "evaluation images are missing" in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and words in done.stderr, done.stderr
 
 
 @pytest.mark.weights
@@ -123,3 +135,22 @@ def test_batch_benchmark_prints_the_estimate(real_weights, tmp_path):
     out = _run("batch.py", "--size", "64", "--pictures", "1", "--steps", "3", "--images", str(images),
                "--gpu-ms-per-eval", "40")  # fmt: skip
     assert "T(N, G) = N x t_picture / G + t_load" in out and "GPU (ASSUMED 40 ms" in out
+
+
+def test_quality_runs_are_presets_with_options_of_their_own(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import quality
+
+    args = quality.arguments(
+        ["--presets", "gatys,paint[content-layers=relu2_1,relu4_2;style-pull=64],paint", "--set", "content-weight=2"]
+    )
+    assert quality.variants(args) == {
+        "gatys": ("gatys", {}),  # the baseline takes no --set
+        "paint[content-layers=relu2_1,relu4_2;style-pull=64;content-weight=2]": (
+            "paint",
+            {"content_layers": ("relu2_1", "relu4_2"), "style_pull": 64.0, "content_weight": 2.0},
+        ),
+        "paint[content-weight=2]": ("paint", {"content_weight": 2.0}),
+    }
+    with pytest.raises(SystemExit, match="takes OPTION=VALUE"):
+        quality.variants(quality.arguments(["--presets", "paint[style-pull]"]))

@@ -24,7 +24,7 @@ def test_every_preset_resolves_to_its_table_values(name):
 def test_resolved_config_has_no_unset_loss_field_except_layer_weights(name):
     cfg = Config(preset=name).resolved()
     unset = {key for key in PRESET_KEYS if getattr(cfg, key) is None}
-    assert unset <= {"style_layer_weights"}  # None there means equal weights
+    assert unset <= {"style_layer_weights", "content_layer_weights"}  # None there means the default weights
 
 
 def test_default_preset_is_paint():
@@ -86,10 +86,8 @@ FLAG_VALUES = {
         (["--style-layers", "relu1_1,relu3_3"], ("relu1_1", "relu3_3")),
         (["--style-layers", "relu2_1"], ("relu2_1",)),
     ],
-    "style_layer_weights": [
-        (["--style-layer-weights", "0.5,1.5"], (0.5, 1.5)),
-        (["--style-layer-weights", "2"], (2.0,)),
-    ],
+    "style_layer_weights": [],  # one weight per layer of the preset's: _layer_weight_case
+    "content_layer_weights": [],
     "content_weight": [(["--content-weight", "2.5"], 2.5), (["--content-weight", "0"], 0.0)],
     "style_weight": [(["--style-weight", "7.25"], 7.25), (["--style-weight", "0"], 0.0)],
     "shift_weight": [(["--shift-weight", "3.5"], 3.5), (["--shift-weight", "0"], 0.0)],
@@ -125,16 +123,24 @@ def _options(args: list[str]) -> dict:
 @pytest.mark.parametrize("name", list(PRESETS))
 @pytest.mark.parametrize("key", PRESET_KEYS)
 def test_every_flag_overrides_every_preset(key, name):
-    args, value = next((a, v) for a, v in FLAG_VALUES[key] if v != PRESETS[name][key])
+    cases = FLAG_VALUES[key] or _layer_weight_case(key, name)
+    args, value = next((a, v) for a, v in cases if v != PRESETS[name][key])
     options = _options(["--preset", name, *args])
     assert options[key] == value
     cfg = Config(**options).resolved()
     assert getattr(cfg, key) == value
     for other in PRESET_KEYS:  # the rest still come from the preset
-        if other == "style_layer_weights" and key == "style_layers":
-            assert cfg.style_layer_weights is None  # the preset's weights were for its own layers
+        if other.endswith("_layer_weights") and key == other.replace("_weights", "s"):
+            assert getattr(cfg, other) is None  # the preset's weights were for its own layers
         elif other != key:
             assert getattr(cfg, other) == PRESETS[name][other], other
+
+
+def _layer_weight_case(key: str, name: str) -> list:
+    """Flags setting one weight per layer of preset ``name``'s layers of ``key``'s kind, two ways."""
+    count = len(PRESETS[name][key.replace("_weights", "s")])
+    flag = "--" + key.replace("_", "-")
+    return [([flag, ",".join(["0.5"] * count)], (0.5,) * count), ([flag, ",".join(["2"] * count)], (2.0,) * count)]
 
 
 def test_a_presets_layer_weights_do_not_outlive_its_layers():
@@ -142,6 +148,14 @@ def test_a_presets_layer_weights_do_not_outlive_its_layers():
     assert cfg.style_layer_weights is None
     kept = Config(preset="article", style_layers=("relu2_1",), style_layer_weights=(2.0,)).resolved()
     assert kept.style_layer_weights == (2.0,)
+    assert PRESETS["paint"]["content_layer_weights"] is not None
+    assert Config(content_layers=("relu3_1",)).resolved().content_layer_weights is None
+
+
+@pytest.mark.parametrize("kind", ["content", "style"])
+def test_layer_weights_must_match_the_layers_before_the_run(kind):
+    with pytest.raises(UsageError, match=f"--{kind}-layer-weights: 3 weight\\(s\\) for 1 {kind} layer"):
+        Config(**{f"{kind}_layers": ("relu2_1",), f"{kind}_layer_weights": (1.0, 1.0, 1.0)}).resolved()
 
 
 def test_flags_not_given_are_not_options():

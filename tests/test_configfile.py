@@ -166,7 +166,8 @@ def test_json_plain_object_and_trace_file_are_accepted(tmp_path):
         {
             "size": (640, 480),
             "scales": (256, 362),
-            "style_layer_weights": (1.0, 0.5),
+            "style_layer_weights": (1.0, 0.5, 1.0, 1.0, 2.0),
+            "content_layer_weights": (0.5,),
             "hist_bins": 32,
             "init": "noise",
             "shifts": {"relu1_1": (4, 8)},

@@ -278,3 +278,19 @@ def test_objective_all_weights_zero_raises():
     cfg = _config(content_weight=0.0, style_weight=0.0, shift_weight=0.0, hist_weight=0.0, tv_weight=0.0)
     with pytest.raises(ValueError):
         Objective(net, cfg, content=image, styles=[image])(image)
+
+
+def test_content_layer_weights_weight_each_layers_relative_error():
+    net = _tiny_net()
+    content, image = _image(40, 48, 6), _image(40, 48, 7)
+
+    def content_term(**options) -> float:
+        cfg = Config(preset="gatys", style_weight=0.0, **options).resolved()
+        return Objective(net, cfg, content=content, styles=[])(image)[1]["content"].item()
+
+    shallow, deep = content_term(content_layers=("relu2_1",)), content_term(content_layers=("relu4_2",))
+    both = content_term(content_layers=("relu2_1", "relu4_2"))
+    weighted = content_term(content_layers=("relu2_1", "relu4_2"), content_layer_weights=(0.35, 1.0))
+    assert both == pytest.approx(shallow + deep, rel=1e-5)  # default: 1 each, summed
+    assert weighted == pytest.approx(0.35 * shallow + deep, rel=1e-5)
+    assert Config().resolved().content_layers == ("relu2_1", "relu4_2")  # the default anchors the photo's edges

@@ -14,6 +14,12 @@ arXiv 1711.02257) applied once per scale and one-sided: the content term's gradi
 photo is zero, so the style pull is the only one to measure there, and capping it gives
 every pair the same starting push against the content term. It costs one loss-and-gradient
 evaluation per scale.
+
+It is an option (``--style-pull``), off in every preset: on the evaluation set
+(``benchmarks/quality.py``) the pull did not tell which pairs lose their layout (Chicago under
+Mondrian pulls hardest and keeps its layout uncapped), so a cap low enough for the pairs that do
+kept the style out of the others; the default holds the layout with a content anchor at an early
+layer instead (``fuchun.config.presets.PAINT_ANCHOR``).
 """
 
 from __future__ import annotations

@@ -26,8 +26,9 @@ During a loss-and-gradient evaluation, per output pixel:
 - the Wasserstein-2 terms: each layer's centred float32 map and its product with Σ_s^½,
   kept for the backward pass, and the widest layer's float32 copy and transients;
 - the backward pass's largest transient (the gradient of the biggest activation);
-- the float32 content target and, where the style and output pixel counts differ, each
-  histogram table resampled to the output's pixels;
+- the float32 content target of each content layer and its float32 difference from the
+  picture's map, kept for the backward pass, and, where the style and output pixel counts
+  differ, each histogram table resampled to the output's pixels;
 - the histogram loss's difference F − R of every histogram layer, kept in the network's
   precision, and the int64 ranks, contiguous copy and matched values of the channels
   ranked at a time;
@@ -191,7 +192,8 @@ def _step_bytes(
     hist = loads.hist * BYTES[precision] + chunk if loads.hist else 0  # the kept differences F − R
     resampled = loads.hist * 4 if style_pixels != pixels else 0  # each table at the output's pixels
     state = {"lbfgs": 2 * history + 5, "adam": 5}[optimizer] * 3 * 4
-    per_pixel = kept + largest + stats + w2 + hist + resampled + loads.content * 4 + state
+    content = loads.content * 4 * 2  # the float32 target, and the float32 difference kept for the backward pass
+    per_pixel = kept + largest + stats + w2 + hist + resampled + content + state
     return per_pixel * pixels
 
 

@@ -1,9 +1,9 @@
 """The weighted sum of all loss terms, built from a resolved config and the target images.
 
-L = k(strength) w_c Σ content + b (w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l
+L = k(strength) w_c Σ_l c_l Content_l + b (w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l
     + w_w2 mean_l W2_l) + w_tv (L/256)² TV + w_t Temporal
-Every term is a relative error (see ``fuchun.losses``); the Gram layer
-weights a_l default to 1/L, and the shifted-Gram and histogram terms average over their
+Every term is a relative error (see ``fuchun.losses``); the content layer weights c_l
+default to 1, the Gram layer weights a_l to 1/L, and the shifted-Gram and histogram terms average over their
 layers, so the weights mean the same whatever the number of layers. k(strength) is the
 style-strength dial (:func:`fuchun.config.options.content_factor`, 1 at the default), and b
 the style terms' factor of the scale, at most 1 (``style_factor``, set by :mod:`fuchun.balance`).
@@ -87,6 +87,7 @@ class Objective(nn.Module):
                 out_shape = (1, 3, size[1], size[0]) if size is not None else tuple(reference.shape)
                 self._build_style(styles, blend, out_shape=out_shape)
         self.layer_weights = _layer_weights(cfg)
+        self.content_weights = _content_weights(cfg)
         self.layers = sorted({*self.content_losses, *self.gram_losses, *self.shift_losses, *self.hist_losses})
         self.layers = sorted({*self.layers, *self.w2_losses})
 
@@ -157,7 +158,9 @@ class Objective(nn.Module):
         terms = {}
         if self.content_losses:
             weight = cfg.content_weight * content_factor(cfg.strength)
-            terms["content"] = weight * sum(loss(feats[n]) for n, loss in self.content_losses.items())
+            terms["content"] = weight * sum(
+                self.content_weights[n] * loss(feats[n]) for n, loss in self.content_losses.items()
+            )
         if self.gram_losses:
             terms["style"] = cfg.style_weight * sum(
                 self.layer_weights[n] * loss(feats[n], x32[n]) for n, loss in self.gram_losses.items()
@@ -207,6 +210,16 @@ def _layer_weights(cfg: Config) -> dict[str, float]:
         return {n: 1.0 / len(layers) for n in layers}
     if len(weights) != len(layers):
         raise ValueError(f"{len(weights)} style layer weights given for {len(layers)} style layers")
+    return dict(zip(layers, weights, strict=True))
+
+
+def _content_weights(cfg: Config) -> dict[str, float]:
+    """The weight of each content layer: the given weights, or 1 each (the terms are summed)."""
+    layers, weights = cfg.content_layers, cfg.content_layer_weights
+    if weights is None:
+        return dict.fromkeys(layers, 1.0)
+    if len(weights) != len(layers):
+        raise ValueError(f"{len(weights)} content layer weights given for {len(layers)} content layers")
     return dict(zip(layers, weights, strict=True))
 
 

@@ -131,6 +131,9 @@ class Config:
     content_layers: tuple[str, ...] | None = opt(
         None, "content layers, e.g. relu4_2", parse_fn=parse.names, group="loss"
     )
+    content_layer_weights: tuple[float, ...] | None = opt(
+        None, "one weight per content layer (default 1 each)", parse_fn=parse.floats, group="loss"
+    )
     style_layers: tuple[str, ...] | None = opt(
         None, "Gram style layers, e.g. relu1_1,relu2_1", parse_fn=parse.names, group="loss"
     )
@@ -181,6 +184,8 @@ class Config:
         values = preset(self.preset)
         if self.style_layers is not None:  # a preset's layer weights belong to its own layers
             values["style_layer_weights"] = None
+        if self.content_layers is not None:
+            values["content_layer_weights"] = None
         filled = {k: (getattr(self, k) if getattr(self, k) is not None else values[k]) for k in PRESET_KEYS}
         out = dataclasses.replace(self, **filled)
         check_config(out)

@@ -25,6 +25,7 @@ ARTICLE_STYLE = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 
 _BASE = {
     "content_layers": ("relu4_2",),
+    "content_layer_weights": None,  # None: 1 each
     "style_layers": GATYS_STYLE,
     "style_layer_weights": None,  # None: equal weights
     "content_weight": 1.0,
@@ -40,18 +41,17 @@ _BASE = {
     "pooling": "max",
 }
 
-# At 256 px on Tübingen + The Starry Night (fuchun.measures; benchmarks/strength.py), W2 with
-# content weight 0.7 reaches style distance 0.082 at structure 0.843, where `gatys` reaches 0.134
-# at 0.874 (0.5: 0.068 at 0.833): the default keeps about as much of the photo with a clearly
-# lower style distance
+# the weight of the content term against the W2 style's 5 (--strength scales it)
 PAINT_CONTENT = 0.7
-# the cap on the style terms' pull at the start of each scale (fuchun.balance). At 256 px the pull
-# at the photo is 44-47 for Tübingen + The Starry Night and the lion + Woman with a Hat, which
-# the default kept within 0.03 of gatys' structure, and 109-700 for the pairs that lost more
-# (Montreal + The Great Wave 109, Golden Gate + The Scream 168, Hoover Tower at night + the
-# Fuchun scroll 609, Chicago + Mondrian 702): the cap leaves the first two as they were
-PAINT_PULL = 64.0
-_PAINT = {**_BASE, "style_weight": 0.0, "w2_weight": 5.0, "content_weight": PAINT_CONTENT, "style_pull": PAINT_PULL}
+# the photo's edges as a second content layer: relu2_1 at 0.35 of relu4_2's weight (Gatys et al.
+# 2015 reconstruct a photo almost exactly from the early layers). In benchmarks/quality.py at 256 px
+# on 16 pairs, relu4_2 alone let W2 paint dark stroke texture over the flat parts of some photos
+# and keep structure up to 0.10 below gatys' (Golden Gate + The Scream); a cap on the style pull
+# (fuchun.balance) held the far pairs' layout but also kept out their style (Chicago + Mondrian,
+# pull 663: style distance 0.285 at a cap of 64, 0.218 at 256, gatys 0.200). With the anchor and
+# no cap every pair keeps structure within 0.05 of gatys' at a lower style distance
+PAINT_ANCHOR = {"content_layers": ("relu2_1", "relu4_2"), "content_layer_weights": (0.35, 1.0)}
+_PAINT = {**_BASE, "style_weight": 0.0, "w2_weight": 5.0, "content_weight": PAINT_CONTENT, **PAINT_ANCHOR}
 
 PRESETS = MappingProxyType(
     {
@@ -70,7 +70,7 @@ PRESETS = MappingProxyType(
         # the same losses painted as crowsonkb/style-transfer-pytorch paints: Adam with iterate
         # averaging, coarse to fine from 128 px with most steps small (PRESET_SCHEDULES); painterly
         # at content weight 1, as its coarse scales paint broad strokes the photo's layout barely holds
-        "w2-adam": {**_PAINT, "content_weight": 1.0},
+        "w2-adam": {**_PAINT, "content_weight": 1.0, "content_layers": ("relu4_2",), "content_layer_weights": None},
         # the article author's own settings: VGG16, average pooling, block{1..5}_conv2 style
         "article": {
             **_BASE,

@@ -20,6 +20,7 @@ _LAYER_OPTIONS = {
     "content_layers": "--content-layers",
     "style_layers": "--style-layers",
     "hist_layers": "--hist-layers",
+    "w2_layers": "--w2-layers",
     "shifts": "--shift",
 }
 
@@ -34,6 +35,18 @@ def backbone_arch(backbone: str) -> str:
 def check_config(cfg: Config) -> None:
     """Raise UsageError if a resolved ``cfg`` is impossible as a whole (layers its network lacks)."""
     check_layers(cfg)
+    check_layer_weights(cfg)
+
+
+def check_layer_weights(cfg: Config) -> None:
+    """Raise UsageError where a list of layer weights does not have one weight per layer."""
+    for kind in ("content", "style"):
+        weights, layers = getattr(cfg, f"{kind}_layer_weights"), getattr(cfg, f"{kind}_layers")
+        if weights is not None and len(weights) != len(layers):
+            raise UsageError(
+                f"--{kind}-layer-weights: {len(weights)} weight(s) for {len(layers)} {kind} layer(s) "
+                f"({', '.join(layers)}); give one per layer"
+            )
 
 
 def check_layers(cfg: Config) -> None:
