@@ -14,7 +14,7 @@ import fuchun
 import fuchun.engine
 import odd_files
 from fuchun.features import VGGFeatures
-from strict_skips import pytest_runtest_makereport  # noqa: F401  (CI: a skip fails unless marked gpu)
+from strict_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401  (CI: a skip fails unless marked gpu)
 
 # the images bundled with the package (public domain or CC BY: see SOURCES.md there)
 EXAMPLES_DIR = Path(fuchun.__file__).resolve().parent / "examples"

@@ -26,8 +26,18 @@ def test_passes():
 """
 
 
-def _pytest(tmp_path: pathlib.Path, ci: str) -> subprocess.CompletedProcess:
-    (tmp_path / "test_sample.py").write_text(SAMPLE)
+MODULE_SKIP = """
+import pytest
+
+pytest.importorskip("fuchun_no_such_extra")
+
+def test_never_collected():
+    pass
+"""
+
+
+def _pytest(tmp_path: pathlib.Path, ci: str, sample: str = SAMPLE) -> subprocess.CompletedProcess:
+    (tmp_path / "test_sample.py").write_text(sample)
     env = {**os.environ, "CI": ci, "PYTHONPATH": str(pathlib.Path(__file__).parent)}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "strict_skips", "-p", "no:cacheprovider", "-m", "not nothing",
@@ -48,3 +58,16 @@ def test_outside_ci_a_skip_is_a_skip(tmp_path):
     done = _pytest(tmp_path, "")
     assert done.returncode == 0, done.stdout
     assert "2 skipped" in done.stdout.strip().splitlines()[-1]
+
+
+def test_a_module_skipped_while_collected_fails_under_ci(tmp_path):
+    done = _pytest(tmp_path, "true", MODULE_SKIP)
+    assert done.returncode != 0, done.stdout
+    assert "skipped under CI" in done.stdout and "fuchun_no_such_extra" in done.stdout
+    assert "1 error" in done.stdout.strip().splitlines()[-1]
+
+
+def test_outside_ci_a_module_skip_is_a_skip(tmp_path):
+    done = _pytest(tmp_path, "", MODULE_SKIP)
+    assert done.returncode == 5, done.stdout  # pytest's "no tests ran": the module's one test was skipped
+    assert "1 skipped" in done.stdout.strip().splitlines()[-1]
