@@ -5,6 +5,8 @@ VENV   ?= .venv
 TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 EXAMPLES = src/fuchun/examples
+# the studio's browser tests drive Debian's Chromium (Playwright's own browser download needs the network)
+CHROMIUM = /usr/bin/chromium
 
 .PHONY: install weights demo studio lint test bench clean
 
@@ -30,7 +32,11 @@ lint: install
 studio: weights
 	$(BIN)/fuchun studio
 
-test: weights
+$(CHROMIUM):
+	SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium
+
+test: weights $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 bench: weights
