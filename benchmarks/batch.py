@@ -26,7 +26,7 @@ import common
 from fuchun.api import make_config
 from fuchun.batch import worker
 from fuchun.batch.jobs import BatchJob
-from fuchun.engine import scale_sizes, scale_steps
+from fuchun.run.engine import scale_sizes, scale_steps
 
 CONTENTS = ("tubingen.jpg", "golden-gate.jpg", "lion.jpg", "taj-mahal.jpg")
 

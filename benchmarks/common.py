@@ -9,11 +9,11 @@ import time
 import torch
 
 from fuchun.config.options import Config
-from fuchun.engine import Job, image_at, load_network, output_size, style_size
 from fuchun.io.read import read_image
-from fuchun.machine import pick_machine
 from fuchun.objective import Objective
 from fuchun.report.base import Reporter
+from fuchun.run.engine import Job, image_at, load_network, output_size, style_size
+from fuchun.run.machine import pick_machine
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "images"

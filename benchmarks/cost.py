@@ -15,8 +15,8 @@ import torch
 
 from common import image, network, per_eval_ms
 from fuchun.config.options import Config
-from fuchun.engine import Job, scale_objective
-from fuchun.machine import pick_machine
+from fuchun.run.engine import Job, scale_objective
+from fuchun.run.machine import pick_machine
 
 VARIANTS = {
     "gatys (content + Gram)": dict(preset="gatys"),

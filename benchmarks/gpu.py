@@ -20,8 +20,8 @@ import torch
 import fuchun
 from common import image, network, per_eval_ms, timed
 from fuchun.config.options import Config
-from fuchun.engine import Job, scale_objective
-from fuchun.memory import MemoryPlanError, plan
+from fuchun.run.engine import Job, scale_objective
+from fuchun.run.memory import MemoryPlanError, plan
 
 FLOP_PER_PX = 247e9 / (512 * 512)  # operations per pixel, VGG16 to relu5_1, forward + backward (measured count)
 

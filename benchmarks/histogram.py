@@ -2,7 +2,7 @@
 
 On three content/style pairs and a few seeds each (noise init, so seeds matter), stylise
 with Gram only (``gatys``) and with Gram + histogram (``risser``: histogram at relu1_1 and
-relu4_1), same steps, and measure with :mod:`fuchun.measures`:
+relu4_1), same steps, and measure with :mod:`fuchun.quality.measures`:
 
 - per layer, the per-channel W1 to the style in style-std units at the layers the loss
   optimises (relu1_1, relu4_1: what it is bound to improve) and at layers it does not
@@ -27,9 +27,9 @@ import torch
 import fuchun
 from common import image, network
 from fuchun.config.options import Config
-from fuchun.engine import Job, output_size, style_size
 from fuchun.io.read import resize_image
-from fuchun.measures import STYLE_LAYERS, colour_distance, structure_kept, style_distances
+from fuchun.quality.measures import STYLE_LAYERS, colour_distance, structure_kept, style_distances
+from fuchun.run.engine import Job, output_size, style_size
 
 PAIRS = (
     ("content/tubingen.jpg", "style/starry-night.jpg"),

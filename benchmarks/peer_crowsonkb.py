@@ -14,7 +14,7 @@ is, with two things swapped in memory so it runs here without a model hub:
 
 Everything else (its Wasserstein-2 loss, scaled-MSE content loss, TV, Adam with iterate
 averaging, coarse to fine from 128 px by √2, style re-sized per scale, replicate padding)
-runs as the peer wrote it. Each picture is measured with :mod:`fuchun.measures` (style
+runs as the peer wrote it. Each picture is measured with :mod:`fuchun.quality.measures` (style
 distance at VGG16 layers neither tool optimises, structure kept, Lab colour distance),
 and fuchun runs at the given ``--strengths`` follow in the same process, so the times
 read as ratios: of CPU seconds, which other jobs on the machine disturb far less than wall
@@ -48,10 +48,10 @@ from torch import nn
 
 from common import EXAMPLES, network
 from fuchun.api import render
-from fuchun.architectures import layers_of
 from fuchun.io.read import read_image
 from fuchun.io.write import to_pil, write_image
-from fuchun.measures import POOLING, measure
+from fuchun.net.architectures import layers_of
+from fuchun.quality.measures import POOLING, measure
 from fuchun.report.plot import contact_sheet
 
 # the peer's VGG19 indices (torchvision numbering) -> the same named layers in VGG16's numbering

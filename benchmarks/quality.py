@@ -2,7 +2,7 @@
 
 Sixteen photo/style pairs nobody tuned for (every photo twice; dense, sparse, monochrome,
 colourful and geometric styles) are rendered with each preset at each size, reusing one
-loaded network, and measured with :mod:`fuchun.measures`:
+loaded network, and measured with :mod:`fuchun.quality.measures`:
 
 - style distance (lower is more of the style): per-channel W1 at VGG16 relu1_2, relu2_2,
   relu3_3 and relu4_3, layers no preset optimises, in style-std units;
@@ -41,7 +41,7 @@ from fuchun.config.options import Config
 from fuchun.errors import ConfigFileError
 from fuchun.io.read import read_image, resize_image
 from fuchun.io.write import to_pil, write_image
-from fuchun.measures import POOLING, measure
+from fuchun.quality.measures import POOLING, measure
 from fuchun.report.plot import contact_sheet
 
 # photo + style: every photo twice; every style at least once

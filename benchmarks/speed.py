@@ -24,9 +24,9 @@ import torch
 import fuchun
 from common import gatys_score, image, network, per_eval_ms, timed
 from fuchun.config.options import Config
-from fuchun.engine import Job, memory_loads, scale_objective
 from fuchun.io.write import write_image
-from fuchun.memory import Loads, estimate
+from fuchun.run.engine import Job, memory_loads, scale_objective
+from fuchun.run.memory import Loads, estimate
 
 CONTENT, STYLE = "content/tubingen.jpg", "style/starry-night.jpg"
 

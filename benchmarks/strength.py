@@ -3,7 +3,7 @@
 Renders the photo with the default preset at each ``--strengths`` value (``--strength`` of
 the CLI), after one baseline run (``--baseline``, by default the previous default preset
 ``fuchun``) in the same process, so the times read as ratios on a shared machine. Each
-picture is measured with :mod:`fuchun.measures` (style distance at VGG16 layers no preset
+picture is measured with :mod:`fuchun.quality.measures` (style distance at VGG16 layers no preset
 optimises, structure = SSIM of blurred luminances, Lab colour distance), and the pictures
 are put side by side on one sheet.
 
@@ -25,7 +25,7 @@ from common import ROOT, network
 from fuchun.api import render
 from fuchun.io.read import read_image
 from fuchun.io.write import to_pil
-from fuchun.measures import POOLING, measure
+from fuchun.quality.measures import POOLING, measure
 from fuchun.report.plot import contact_sheet
 
 EXAMPLES = ROOT / "src" / "fuchun" / "examples"

@@ -8,7 +8,7 @@ loss; Ruder et al. 2016). The temporal error of a result is the mean squared dif
 between each output frame and the previous output frame warped onto it, over the pixels
 where forward and backward flow agree; the flow here is Farneback's on the source frames,
 not the DIS flow the video mode itself uses, so the measure is not the loss it optimised.
-The mean absolute difference is printed too. Style distance (fuchun.measures, lower is more
+The mean absolute difference is printed too. Style distance (fuchun.quality.measures, lower is more
 style) and structure kept (SSIM of blurred luminance, higher keeps more of the photo) show
 that both modes paint as strongly. Writes a frame strip (source / independent / video)
 per clip into --out.
@@ -30,13 +30,13 @@ import torch
 
 import common
 from common import image, network
-from fuchun import engine
 from fuchun.api import make_config
 from fuchun.config.options import VideoConfig
 from fuchun.io.read import read_image, resize_image
 from fuchun.io.write import to_pil, write_image
-from fuchun.measures import POOLING, structure_kept, style_distance
+from fuchun.quality.measures import POOLING, structure_kept, style_distance
 from fuchun.report.plot import contact_sheet
+from fuchun.run import engine
 from fuchun.video import synthetic
 from fuchun.video.cache import FrameCache
 from fuchun.video.flow import consistency, optical_flow, warp

@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 import fuchun
-import fuchun.engine
+import fuchun.run.engine
 import odd_files
-from fuchun.features import VGGFeatures
+from fuchun.net.features import VGGFeatures
 from strict_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401  (CI: a skip fails unless marked gpu)
 
 # the images bundled with the package (public domain or CC BY: see SOURCES.md there)
@@ -89,7 +89,7 @@ def tiny_pretrained(monkeypatch, tiny_net) -> None:
     def load(cfg, machine, reporter):
         return tiny_net.to(machine.device, memory_format=torch.channels_last), "tiny"
 
-    monkeypatch.setattr(fuchun.engine, "load_network", load)
+    monkeypatch.setattr(fuchun.run.engine, "load_network", load)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The cap on the style terms' pull (fuchun.balance): measured at the photo, applied per scale."""
+"""The cap on the style terms' pull (fuchun.run.balance): measured at the photo, applied per scale."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from fuchun.api import make_config, render
-from fuchun.balance import style_factor, style_pull
 from fuchun.config.presets import PRESETS, preset
 from fuchun.objective import Objective
 from fuchun.report.base import Reporter
+from fuchun.run.balance import style_factor, style_pull
 
 
 def _image(h: int, w: int, seed: int) -> torch.Tensor:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import fuchun.engine
+import fuchun.run.engine
 from fuchun.cli.parser import build_parser, config_options, main
 from fuchun.config.files import ConfigFileError, load_options, options_from_mapping
 from fuchun.config.options import Config
@@ -193,7 +193,7 @@ def test_trace_options_read_back_through_the_command_line(tmp_path):
 
 def test_a_run_takes_its_options_from_the_toml_file(monkeypatch, tiny_net, tmp_path, small_rgb):
     monkeypatch.setattr(
-        fuchun.engine,
+        fuchun.run.engine,
         "load_network",
         lambda cfg, machine, reporter: (tiny_net.to(machine.device, memory_format=torch.channels_last), "tinysha"),
     )

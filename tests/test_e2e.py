@@ -20,11 +20,11 @@ import torch
 
 from fuchun.api import make_config
 from fuchun.cli.parser import main
-from fuchun.engine import Job, load_network, output_size, style_size
 from fuchun.io.read import read_image, resize_image
-from fuchun.machine import pick_machine
 from fuchun.objective import Objective
 from fuchun.report.base import Reporter
+from fuchun.run.engine import Job, load_network, output_size, style_size
+from fuchun.run.machine import pick_machine
 
 pytestmark = pytest.mark.weights
 

@@ -1,4 +1,4 @@
-"""Tests for fuchun.engine, fuchun.optimize and fuchun.api on a tiny random VGG (CPU, seconds)."""
+"""Tests for fuchun.run.engine, fuchun.run.optimise and fuchun.api on a tiny random VGG (CPU, seconds)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import torch
 import fuchun.objective
 from fuchun.api import make_config, render
 from fuchun.config.options import Config
-from fuchun.engine import Job, output_size, scale_sizes, scale_steps
 from fuchun.errors import UsageError
 from fuchun.io.read import ImageError, read_image, resize_image
-from fuchun.optimize import NonFiniteLoss
 from fuchun.report.base import Progress, Reporter, RunInfo
+from fuchun.run.engine import Job, output_size, scale_sizes, scale_steps
+from fuchun.run.optimise import NonFiniteLoss
 
 
 def _image(h: int, w: int, seed: int) -> torch.Tensor:

@@ -1,12 +1,12 @@
-"""Tests for fuchun.features.VGGFeatures and fuchun.architectures on tiny random networks."""
+"""Tests for fuchun.net.features.VGGFeatures and fuchun.net.architectures on tiny random networks."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from fuchun.architectures import conv_names, layer_names, torchvision_index
-from fuchun.features import CAFFE_MEAN_BGR, IMAGENET_MEAN, IMAGENET_STD, VGGFeatures
+from fuchun.net.architectures import conv_names, layer_names, torchvision_index
+from fuchun.net.features import CAFFE_MEAN_BGR, IMAGENET_MEAN, IMAGENET_STD, VGGFeatures
 
 WIDTHS = (4, 4, 8, 8, 8)
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fuchun.resume import checkpoint_path, load_checkpoint
+from fuchun.run.checkpoint import checkpoint_path, load_checkpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LAUNCHER = ROOT / "tests" / "data" / "tiny_cli.py"
@@ -149,7 +149,7 @@ def test_a_resumed_adam_run_matches_the_uninterrupted_one(tiny_net, tiny_options
     from fuchun.api import render
     from fuchun.errors import Stopped
     from fuchun.report.base import Reporter
-    from fuchun.resume import save_checkpoint
+    from fuchun.run.checkpoint import save_checkpoint
 
     class StopAt(Reporter):
         def __init__(self, n):

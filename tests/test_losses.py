@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from fuchun.config.options import Config
-from fuchun.features import VGGFeatures
 from fuchun.losses import ContentLoss, GramLoss, TVLoss, content_loss, gram_matrix, total_variation
 from fuchun.losses._common import normalised_weights
+from fuchun.net.features import VGGFeatures
 from fuchun.objective import Objective
 
 TINY_WIDTHS = (4, 4, 8, 8, 8)

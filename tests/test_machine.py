@@ -1,15 +1,15 @@
-"""Device and precision choice (fuchun.machine), with the capability queries mocked."""
+"""Device and precision choice (fuchun.run.machine), with the capability queries mocked."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from fuchun import machine
 from fuchun.config.options import Config
 from fuchun.errors import DeviceError
-from fuchun.machine import Machine, auto_precision, pick_machine, scale_grad
 from fuchun.objective import Objective
+from fuchun.run import machine
+from fuchun.run.machine import Machine, auto_precision, pick_machine, scale_grad
 
 CUDA = torch.device("cuda")
 

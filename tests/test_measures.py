@@ -1,4 +1,4 @@
-"""Tests for fuchun.measures: known values, identity, symmetry, orderings, and ``fuchun eval``."""
+"""Tests for fuchun.quality.measures: known values, identity, symmetry, orderings, and ``fuchun eval``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from fuchun import engine, measures
 from fuchun.cli.parser import main
 from fuchun.io.read import read_image, resize_image
 from fuchun.io.write import write_image
+from fuchun.quality import measures
+from fuchun.run import engine
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "fuchun" / "examples"
 

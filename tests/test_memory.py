@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from fuchun.memory import MIN_HISTORY, Loads, MemoryPlanError, estimate, largest_side, plan
+from fuchun.run.memory import MIN_HISTORY, Loads, MemoryPlanError, estimate, largest_side, plan
 
 KW = dict(arch="vgg16", deepest="relu5_1", precision="bf16", optimizer="lbfgs")
 GiB = 2**30
@@ -66,8 +66,8 @@ def test_the_style_images_own_size_and_the_histogram_tables_count():
 
 
 def test_an_impossible_style_size_is_refused_by_the_planner_before_any_allocation(tiny_net, tiny_options, monkeypatch):
-    from fuchun import engine
     from fuchun.api import make_config
+    from fuchun.run import engine
 
     monkeypatch.setattr(engine, "scale_objective", lambda *a, **k: pytest.fail("the objective was built"))
     style = torch.rand(3, 64, 64)
@@ -90,8 +90,8 @@ def test_an_impossible_style_size_is_refused_by_the_planner_before_any_allocatio
 def test_running_out_of_memory_while_building_the_objective_gives_the_planners_advice(
     tiny_net, tiny_options, monkeypatch, error
 ):
-    from fuchun import engine
     from fuchun.api import render
+    from fuchun.run import engine
 
     def build(*args, **kwargs):
         raise error
@@ -105,8 +105,8 @@ def test_each_scale_frees_the_previous_objective_before_building_its_own(tiny_ne
     import gc
     import weakref
 
-    from fuchun import engine
     from fuchun.api import render
+    from fuchun.run import engine
 
     built, alive_at_build = [], []
     real = engine.scale_objective

@@ -1,4 +1,4 @@
-"""Tests for fuchun.metrics: zero at identity, known values, unequal sizes, and ``fuchun eval``."""
+"""Tests for fuchun.quality.metrics: zero at identity, known values, unequal sizes, and ``fuchun eval``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from fuchun import engine, metrics
 from fuchun.cli.parser import main
-from fuchun.features import VGGFeatures
+from fuchun.net.features import VGGFeatures
+from fuchun.quality import metrics
+from fuchun.run import engine
 
 TINY_WIDTHS = (4, 4, 8, 8, 8)
 

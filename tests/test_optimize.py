@@ -1,4 +1,4 @@
-"""The optimiser's state carried across scales (fuchun.optimize.Carry)."""
+"""The optimiser's state carried across scales (fuchun.run.optimise.Carry)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from fuchun.config.options import Config
 from fuchun.errors import NonFiniteLoss
 from fuchun.objective import Objective
-from fuchun.optimize import Carry, optimise
+from fuchun.run.optimise import Carry, optimise
 
 
 def _objective(net, size: int) -> Objective:

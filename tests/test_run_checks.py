@@ -13,14 +13,14 @@ import json
 import pytest
 import torch
 
-import fuchun.engine
+import fuchun.run.engine
 import odd_files
 from fuchun import stylize
 from fuchun.api import render
 from fuchun.cli.parser import main
 from fuchun.config.options import Config
-from fuchun.engine import scale_sizes, style_size
 from fuchun.errors import ImageError, UsageError
+from fuchun.run.engine import scale_sizes, style_size
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def tiny_network(monkeypatch, tiny_net):
     def load(cfg, machine, reporter):
         return tiny_net.to(machine.device, memory_format=torch.channels_last), "tiny"
 
-    monkeypatch.setattr(fuchun.engine, "load_network", load)
+    monkeypatch.setattr(fuchun.run.engine, "load_network", load)
 
 
 def _png_bit_depth(path) -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 
 from fuchun.config.options import Config
-from fuchun.engine import Job, TemporalTarget, run
 from fuchun.io.read import read_image, resize_image
 from fuchun.losses import TemporalLoss, temporal_loss
 from fuchun.objective import Objective
+from fuchun.run.engine import Job, TemporalTarget, run
 from fuchun.video import synthetic
 from fuchun.video.flow import aligned_previous, consistency, optical_flow, warp
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-import fuchun.engine
 import fuchun.objective
+import fuchun.run.engine
 from fuchun import __version__
 from fuchun.api import render
 from fuchun.cli.parser import main
@@ -67,7 +67,7 @@ def tiny_cli(monkeypatch, tiny_net):
     def load(cfg, machine, reporter):
         return tiny_net.to(machine.device, memory_format=torch.channels_last), "tinysha"
 
-    monkeypatch.setattr(fuchun.engine, "load_network", load)
+    monkeypatch.setattr(fuchun.run.engine, "load_network", load)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import platformdirs
 import pytest
 import torch
 
-from fuchun.architectures import conv_names, layers_of, torchvision_index
+from fuchun.net.architectures import conv_names, layers_of, torchvision_index
 from fuchun.weights import hed
 from fuchun.weights import sources as weights
 from fuchun.weights.sources import WeightsError

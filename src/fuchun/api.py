@@ -18,13 +18,13 @@ from fuchun.config.files import checked_options
 from fuchun.config.options import Config, mode_defaults
 from fuchun.controls.colour import preserve_inputs, preserve_output
 from fuchun.controls.masks import load_masks
-from fuchun.engine import Job, run
 from fuchun.errors import Stopped, UsageError
-from fuchun.features import VGGFeatures
 from fuchun.io.read import read_image
 from fuchun.io.write import to_pil
+from fuchun.net.features import VGGFeatures
 from fuchun.report.base import MultiReporter, Reporter
-from fuchun.resume import RunState
+from fuchun.run.checkpoint import RunState
+from fuchun.run.engine import Job, run
 
 ImageLike = Any  # str | os.PathLike | PIL.Image.Image | torch.Tensor
 
@@ -70,7 +70,7 @@ def render(
     (:mod:`fuchun.controls.colour`); ``masks`` are read here, one per style image (:mod:`fuchun.controls.masks`).
     ``trace="DIR"`` writes the run's trace there (:mod:`fuchun.report.trace`); ``quiet`` and
     ``save_every`` belong to the command line and raise UsageError here.
-    ``resume`` goes on from a stopped run (``Stopped.state``, or :func:`fuchun.resume.load_checkpoint`).
+    ``resume`` goes on from a stopped run (``Stopped.state``, or :func:`fuchun.run.checkpoint.load_checkpoint`).
     A run asked to stop raises :class:`fuchun.errors.Stopped` with the picture so far.
     """
     for name, instead in _CLI_ONLY.items():

@@ -89,7 +89,7 @@ class Stopped(Exception):
 
     ``image`` is the picture so far, (3, H, W) float in [0, 1] on the CPU, at the run's
     final output size (upsampled when the run stopped at a coarser scale); ``state`` is a
-    :class:`fuchun.resume.RunState` to resume the run from (``None`` where there is none).
+    :class:`fuchun.run.checkpoint.RunState` to resume the run from (``None`` where there is none).
     """
 
     def __init__(self, image: torch.Tensor, *, step: int, steps: int, state: Any = None) -> None:

@@ -6,7 +6,7 @@ Every term is a relative error (see ``fuchun.losses``); the content layer weight
 default to 1, the Gram layer weights a_l to 1/L, and the shifted-Gram and histogram terms average over their
 layers, so the weights mean the same whatever the number of layers. k(strength) is the
 style-strength dial (:func:`fuchun.config.options.content_factor`, 1 at the default), and b
-the style terms' factor of the scale, at most 1 (``style_factor``, set by :mod:`fuchun.balance`).
+the style terms' factor of the scale, at most 1 (``style_factor``, set by :mod:`fuchun.run.balance`).
 
 TV is the mean squared neighbour difference times (L/256)², L the longest side: the same
 value for the same picture at every size (a smooth picture's neighbour differences shrink
@@ -22,10 +22,8 @@ from contextlib import AbstractContextManager, nullcontext
 import torch
 from torch import nn
 
-from fuchun.balance import STYLE_TERMS
 from fuchun.config.options import Config, content_factor
 from fuchun.controls.masks import RegionLoss, check_masks, layer_masks
-from fuchun.features import VGGFeatures
 from fuchun.losses import (
     ContentLoss,
     GramLoss,
@@ -37,7 +35,9 @@ from fuchun.losses import (
 )
 from fuchun.losses.products import as_rows, exact_rows
 from fuchun.losses.shifted import fitting_shifts
-from fuchun.machine import scale_grad
+from fuchun.net.features import VGGFeatures
+from fuchun.run.balance import STYLE_TERMS
+from fuchun.run.machine import scale_grad
 
 TERMS = ("content", "style", "shift", "hist", "w2", "tv", "temporal")
 TV_REFERENCE_SIDE = 256  # px: the size at which the TV weight is the plain mean squared difference
@@ -65,13 +65,13 @@ class Objective(nn.Module):
         super().__init__()
         self.temporal, self.temporal_weight = temporal, temporal_weight  # a video frame's pull to the last one
         self.net, self.cfg, self.autocast = net, cfg, autocast
-        self.grad_scale = grad_scale  # the static loss scale of fp16 (fuchun.machine.scale_grad)
-        self.lean = lean  # no shared float32 copies of the maps (large pictures; fuchun.memory)
+        self.grad_scale = grad_scale  # the static loss scale of fp16 (fuchun.run.machine.scale_grad)
+        self.lean = lean  # no shared float32 copies of the maps (large pictures; fuchun.run.memory)
         self.masks = masks  # one (1, 1, H, W) mask per style at the output size, or None (fuchun.controls.masks)
         if masks is not None:
             check_masks(len(masks), n_styles=len(styles), blend=blend)
         self.warnings: list[str] = []
-        self.style_factor = 1.0  # the style terms' factor of this scale (fuchun.balance)
+        self.style_factor = 1.0  # the style terms' factor of this scale (fuchun.run.balance)
         self.content_losses = nn.ModuleDict()
         self.gram_losses = nn.ModuleDict()
         self.shift_losses = nn.ModuleDict()

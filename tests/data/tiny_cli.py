@@ -17,10 +17,10 @@ def main() -> int:
     steps_file, pause, argv = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
     import torch
 
-    from fuchun import engine
     from fuchun.cli import main as cli_main
-    from fuchun.features import VGGFeatures
+    from fuchun.net.features import VGGFeatures
     from fuchun.report.bar import BarReporter
+    from fuchun.run import engine
 
     class Slow(VGGFeatures):
         def forward(self, image, layers):

@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from fuchun import engine
 from fuchun.batch.jobs import BatchJob
 from fuchun.errors import one_line
-from fuchun.features import VGGFeatures
-from fuchun.machine import pick_machine
+from fuchun.net.features import VGGFeatures
 from fuchun.report.base import Reporter
+from fuchun.run import engine
+from fuchun.run.machine import pick_machine
 
 STATUSES = ("done", "skipped", "failed")
 _NETWORKS: dict[tuple, VGGFeatures] = {}  # this process's networks, loaded once each

@@ -157,12 +157,12 @@ def eval_command(ns: argparse.Namespace) -> int:
     """Print the distances of a picture to its content and/or style image (table or JSON)."""
     import json
 
-    from fuchun import engine
     from fuchun.config.options import Config
-    from fuchun.machine import pick_machine
-    from fuchun.measures import quality
-    from fuchun.metrics import evaluate, format_table, read_images
+    from fuchun.quality.measures import quality
+    from fuchun.quality.metrics import evaluate, format_table, read_images
     from fuchun.report.base import Reporter
+    from fuchun.run import engine
+    from fuchun.run.machine import pick_machine
 
     if ns.content is None and ns.style is None:
         raise ValueError("eval needs --content, --style or both")

@@ -191,7 +191,9 @@ def _add_eval_parser(sub) -> None:
     from fuchun.config.options import BACKBONE_NAMES, DEVICES
     from fuchun.config.parse import side
 
-    text = "measure a picture against its content and/or style image (see fuchun.metrics, fuchun.measures)"
+    text = (
+        "measure a picture against its content and/or style image (see fuchun.quality)"
+    )
     e = sub.add_parser("eval", help=text, description=text)
     e.add_argument("output", help="the picture to measure")
     e.add_argument("--content", help="its content image (resized to the picture)")

@@ -2,7 +2,7 @@
 and ``fuchun resume CHECKPOINT`` to finish the run.
 
 The checkpoint of ``-o OUT`` is ``OUT.checkpoint.safetensors`` beside it
-(:func:`fuchun.resume.checkpoint_path`). Every ``--checkpoint-every`` steps the picture so
+(:func:`fuchun.run.checkpoint.checkpoint_path`). Every ``--checkpoint-every`` steps the picture so
 far goes to ``OUT`` and the checkpoint is renewed, both atomically, so even a killed
 process leaves a picture and a place to go on from; a finished run removes its checkpoint.
 Besides the engine's state, a checkpoint keeps what the command line needs to rebuild
@@ -21,7 +21,7 @@ from fuchun.config.options import INITS
 from fuchun.errors import ImageError, ResumeError, Stopped
 from fuchun.io.write import write_image
 from fuchun.report.base import Reporter
-from fuchun.resume import RunState, checkpoint_path, load_checkpoint, save_checkpoint
+from fuchun.run.checkpoint import RunState, checkpoint_path, load_checkpoint, save_checkpoint
 
 
 def absolute_inputs(options: dict) -> dict:

@@ -37,7 +37,7 @@ _BASE = {
     "w2_weight": 0.0,
     "w2_layers": GATYS_STYLE,
     "tv_weight": 0.0,
-    "style_pull": 0.0,  # no cap (fuchun.balance)
+    "style_pull": 0.0,  # no cap (fuchun.run.balance)
     "pooling": "max",
 }
 
@@ -47,7 +47,7 @@ PAINT_CONTENT = 0.7
 # 2015 reconstruct a photo almost exactly from the early layers). In benchmarks/quality.py at 256 px
 # on 16 pairs, relu4_2 alone let W2 paint dark stroke texture over the flat parts of some photos
 # and keep structure up to 0.10 below gatys' (Golden Gate + The Scream); a cap on the style pull
-# (fuchun.balance) held the far pairs' layout but also kept out their style (Chicago + Mondrian,
+# (fuchun.run.balance) held the far pairs' layout but also kept out their style (Chicago + Mondrian,
 # pull 663: style distance 0.285 at a cap of 64, 0.218 at 256, gatys 0.200). With the anchor and
 # no cap every pair keeps structure within 0.05 of gatys' at a lower style distance
 PAINT_ANCHOR = {"content_layers": ("relu2_1", "relu4_2"), "content_layer_weights": (0.35, 1.0)}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fuchun.architectures import layer_names
 from fuchun.errors import UsageError
+from fuchun.net.architectures import layer_names
 
 if TYPE_CHECKING:
     from fuchun.config.options import Config

@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from fuchun.controls.colour import luminance
-from fuchun.features import VGGFeatures
 from fuchun.io.read import read_image
+from fuchun.net.features import VGGFeatures
 
 
 def read_mask(source: Any) -> torch.Tensor:

@@ -69,7 +69,7 @@ class Reporter:
         """Informational text, e.g. while fetching weights."""
 
     def checkpoint(self, state: Any) -> None:
-        """Called every ``checkpoint_every`` steps with a :class:`fuchun.resume.RunState`
+        """Called every ``checkpoint_every`` steps with a :class:`fuchun.run.checkpoint.RunState`
         (the picture so far and what it takes to resume the run from it)."""
 
 

@@ -25,10 +25,10 @@ import torch
 
 from fuchun.api import make_config
 from fuchun.config.parse import MAX_SIDE
-from fuchun.engine import Job, fit_memory
 from fuchun.errors import FuchunError, UsageError
-from fuchun.features import VGGFeatures
-from fuchun.machine import pick_machine
+from fuchun.net.features import VGGFeatures
+from fuchun.run.engine import Job, fit_memory
+from fuchun.run.machine import pick_machine
 from fuchun.studio.command import command_line
 from fuchun.studio.files import JobFiles
 from fuchun.studio.limits import Limits, check_upload

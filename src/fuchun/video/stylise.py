@@ -20,18 +20,18 @@ from typing import Any
 
 import torch
 
-from fuchun import engine
 from fuchun.api import make_config
 from fuchun.config.options import Config, VideoConfig
 from fuchun.controls.colour import preserve_inputs, preserve_output
 from fuchun.controls.masks import load_masks
-from fuchun.engine import Job, TemporalTarget
 from fuchun.errors import UsageError
-from fuchun.features import VGGFeatures
 from fuchun.io.formats import WRITE_SUFFIXES
 from fuchun.io.read import fit_longest, read_image, resize_image
-from fuchun.machine import pick_machine
+from fuchun.net.features import VGGFeatures
 from fuchun.report.base import Reporter
+from fuchun.run import engine
+from fuchun.run.engine import Job, TemporalTarget
+from fuchun.run.machine import pick_machine
 from fuchun.video.cache import FrameCache
 from fuchun.video.flow import aligned_previous
 from fuchun.video.frames import Selection, VideoInfo, container_for, probe, read_frames, write_video

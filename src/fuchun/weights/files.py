@@ -18,10 +18,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
-from fuchun.architectures import layers_of, torchvision_index
 from fuchun.errors import WeightsError
 from fuchun.io.atomic import write_atomic
 from fuchun.io.paths import not_a_file
+from fuchun.net.architectures import layers_of, torchvision_index
 
 _TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 

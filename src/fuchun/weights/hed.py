@@ -14,8 +14,8 @@ import h5py
 import numpy as np
 import torch
 
-from fuchun.architectures import conv_names
 from fuchun.errors import WeightsError
+from fuchun.net.architectures import conv_names
 from fuchun.weights.files import save_atomic, validate_state_dict
 
 

@@ -1,7 +1,7 @@
 """Pretrained VGG weights: fetch, verify, convert to our canonical layout, cache and load.
 
 The canonical state dict has one ``"<conv>.weight"`` (float32, OIHW) and one
-``"<conv>.bias"`` entry per convolution of :func:`fuchun.architectures.conv_names`.
+``"<conv>.bias"`` entry per convolution of :func:`fuchun.net.architectures.conv_names`.
 It is stored as a ``.safetensors`` file in :func:`cache_dir`.
 
 Backbones:

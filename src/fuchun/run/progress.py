@@ -3,7 +3,7 @@
 The engine optimises one scale at a time; :class:`Clock` turns each scale's step callbacks
 into the run's :class:`~fuchun.report.base.Progress` reports, asks the reporter whether to
 stop (raising :class:`StopRequest`, which the engine turns into :class:`fuchun.errors.Stopped`)
-and hands out a :class:`~fuchun.resume.RunState` every ``every`` steps.
+and hands out a :class:`~fuchun.run.checkpoint.RunState` every ``every`` steps.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import time
 import torch
 
 from fuchun.config.options import Config
-from fuchun.optimize import Carry
 from fuchun.report.base import Progress, Reporter
-from fuchun.resume import RunState
+from fuchun.run.checkpoint import RunState
+from fuchun.run.optimise import Carry
 
 
 class StopRequest(Exception):

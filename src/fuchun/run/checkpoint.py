@@ -29,8 +29,8 @@ from fuchun.config.files import options_from_mapping
 from fuchun.config.options import Config
 from fuchun.errors import ConfigFileError, ResumeError
 from fuchun.io.atomic import write_atomic
-from fuchun.optimize import Carry
 from fuchun.report.trace import config_dict
+from fuchun.run.optimise import Carry
 
 FORMAT = 1
 KEY = "fuchun.checkpoint"

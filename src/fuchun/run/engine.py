@@ -14,21 +14,21 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from fuchun.balance import style_factor
-from fuchun.clock import Clock, StopRequest
 from fuchun.config.options import Config
 from fuchun.config.parse import MAX_SIDE, STYLE_SCALE
 from fuchun.controls.masks import fit_masks, masks_at_scale
 from fuchun.errors import ImageError, MemoryPlanError, ResumeError, Stopped, UsageError
-from fuchun.features import VGGFeatures
 from fuchun.io.read import MIN_SIDE, check_min_size, fit_longest, read_image, resize_image
 from fuchun.losses import TemporalLoss
-from fuchun.machine import Machine, pick_machine
-from fuchun.memory import Loads, Plan, available_bytes, largest_side, plan, release_freed_memory
+from fuchun.net.features import VGGFeatures
 from fuchun.objective import Objective
-from fuchun.optimize import optimise
 from fuchun.report.base import Reporter, RunInfo
-from fuchun.resume import RunState
+from fuchun.run.balance import style_factor
+from fuchun.run.checkpoint import RunState
+from fuchun.run.machine import Machine, pick_machine
+from fuchun.run.memory import Loads, Plan, available_bytes, largest_side, plan, release_freed_memory
+from fuchun.run.optimise import optimise
+from fuchun.run.progress import Clock, StopRequest
 from fuchun.weights.sources import load_weights
 
 SCALE_RATIO = math.sqrt(2)  # each scale has twice the pixels of the one before
@@ -328,7 +328,7 @@ def scale_objective(
     net: VGGFeatures, cfg: Config, job: Job, size: tuple[int, int], machine: Machine, *, lean: bool = False
 ) -> Objective:
     """The objective of one scale: the job's images at ``size`` = (W, H) (styles at their own size),
-    its style terms balanced at the photo (:mod:`fuchun.balance`)."""
+    its style terms balanced at the photo (:mod:`fuchun.run.balance`)."""
     content = None if job.content is None else image_at(job.content, size, machine, name="content image")
     styles = [image_at(s, style_size(cfg, size, s), machine, name="style image") for s in job.styles]
     masks = masks_at_scale(job.masks, size, machine.device)

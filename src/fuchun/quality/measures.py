@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from fuchun.controls.colour import luminance
-from fuchun.features import VGGFeatures
 from fuchun.io.read import resize_image
-from fuchun.metrics import wasserstein1
+from fuchun.net.features import VGGFeatures
+from fuchun.quality.metrics import wasserstein1
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")  # VGG16 layers no preset optimises
 POOLING = "max"  # the style distance reads VGG16 as it was trained, whatever pooling a preset renders with
@@ -76,7 +76,7 @@ def channel_w1(feats: torch.Tensor, style: torch.Tensor) -> float:
     """Mean over channels of W1(picture channel, style channel) / std(style channel).
 
     ``feats`` (C, M) and ``style`` (C, N) are one layer's activations; M and N may differ (the
-    W1 of :func:`fuchun.metrics.wasserstein1` is exact for unequal counts, no resampling).
+    W1 of :func:`fuchun.quality.metrics.wasserstein1` is exact for unequal counts, no resampling).
     Channels the style never activates (std below ``DEAD_CHANNEL`` of the layer's mean std)
     carry no style and are left out; if all are, the result is 0.
     """
@@ -93,7 +93,7 @@ def style_distances(
 ) -> dict[str, float]:
     """Per layer, :func:`channel_w1` of the picture's and the style's activations, plus ``"mean"``.
 
-    ``net`` should be the pretrained VGG16 (``fuchun.engine.load_network``) for numbers that
+    ``net`` should be the pretrained VGG16 (``fuchun.run.engine.load_network``) for numbers that
     compare with the README; the style image is used at the size given (see :func:`measure`).
     """
     _check(image, "image")
@@ -251,7 +251,7 @@ def measure(
 def quality(
     net: VGGFeatures, image: torch.Tensor, *, content: torch.Tensor | None = None, style: torch.Tensor | None = None
 ) -> dict:
-    """The measures in ``fuchun eval``'s layout, images used at the sizes given (see ``fuchun.metrics.read_images``).
+    """The measures in ``fuchun eval``'s layout, images at the sizes given (``read_images``).
 
     Keys: ``structure`` (with content), ``style_distance`` ({layer: value, "mean": value}) and
     ``colour_lab`` (with a style image).

@@ -1,6 +1,6 @@
 """VGG feature extractor: an image in, a dict of named layer outputs out.
 
-The network is built from :mod:`fuchun.architectures` (architecture as data) and the
+The network is built from :mod:`fuchun.net.architectures` (architecture as data) and the
 canonical state dict of :mod:`fuchun.weights.sources`. It runs only as deep as the deepest layer
 a caller asks for, and applies the backbone's input normalisation itself, so callers
 always pass RGB pixels in [0, 1].
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from fuchun.architectures import BLOCK_CHANNELS, Layer, layer_names, layers_of
+from fuchun.net.architectures import BLOCK_CHANNELS, Layer, layer_names, layers_of
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # Caffe VGG's training mean, BGR, 0-255
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -51,9 +51,9 @@ from dataclasses import dataclass
 
 import torch
 
-from fuchun.architectures import layers_of
 from fuchun.errors import MemoryPlanError
 from fuchun.losses.histogram import CHANNEL_CHUNK
+from fuchun.net.architectures import layers_of
 
 MARGIN = 1.1  # allocator slack and small buffers
 # the run's fixed cost beyond the loaded network: autocast's copy of the weights, the

@@ -24,10 +24,10 @@ import torch
 
 from fuchun.config.presets import GATYS_STYLE
 from fuchun.controls.colour import luminance
-from fuchun.features import VGGFeatures
 from fuchun.io.read import StrPath, check_min_size, read_image, resize_image
 from fuchun.losses import content_loss, gram_matrix
 from fuchun.losses._common import energy
+from fuchun.net.features import VGGFeatures
 
 CONTENT_LAYERS = ("relu4_2",)
 GRAM_LAYERS = GATYS_STYLE

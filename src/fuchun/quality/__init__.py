@@ -1,0 +1,1 @@
+"""Measures of a stylised picture against its photo and its painting."""

@@ -1,0 +1,1 @@
+"""One run from start to finish: the schedule, the machine, the memory plan, the optimiser, progress, checkpoints."""
