@@ -26,7 +26,7 @@ import common
 from fuchun.api import make_config
 from fuchun.batch import worker
 from fuchun.batch.jobs import BatchJob
-from fuchun.run.engine import scale_sizes, scale_steps
+from fuchun.run.schedule import Schedule
 
 CONTENTS = ("tubingen.jpg", "golden-gate.jpg", "lion.jpg", "taj-mahal.jpg")
 
@@ -34,8 +34,8 @@ CONTENTS = ("tubingen.jpg", "golden-gate.jpg", "lion.jpg", "taj-mahal.jpg")
 def schedule_share(size: int, steps: int) -> float:
     """The coarse-to-fine schedule's cost in full-size evaluations per step (pixels as the cost)."""
     cfg = make_config("stylize", size=size, steps=steps).resolved()
-    sizes = scale_sizes(cfg, (size, size * 3 // 4))
-    per_scale = scale_steps(steps, sizes)
+    schedule = Schedule.of(cfg, (size, size * 3 // 4))
+    sizes, per_scale = schedule.sizes, schedule.steps
     full = sizes[-1][0] * sizes[-1][1]
     return sum(n * w * h / full for n, (w, h) in zip(per_scale, sizes, strict=True)) / steps
 

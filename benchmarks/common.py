@@ -12,8 +12,10 @@ from fuchun.config.options import Config
 from fuchun.io.read import read_image
 from fuchun.objective import Objective
 from fuchun.report.base import Reporter
-from fuchun.run.engine import Job, image_at, load_network, output_size, style_size
+from fuchun.run.engine import load_network
+from fuchun.run.job import Job, image_at, output_size
 from fuchun.run.machine import pick_machine
+from fuchun.run.schedule import Level
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "images"
@@ -62,11 +64,11 @@ def gatys_score(picture: torch.Tensor, job: Job, *, size: int, device: str = "au
     objective = Objective(
         net,
         cfg,
-        content=image_at(job.content, (w, h), machine, name="content"),
-        styles=[image_at(s, style_size(cfg, (w, h), s), machine, name="style") for s in job.styles],
+        content=image_at(job.content, (w, h), machine.device, name="content"),
+        styles=[image_at(s, Level.at(cfg, (w, h)).style_size(s), machine.device, name="style") for s in job.styles],
     )
     with torch.no_grad():
-        total, _ = objective(image_at(picture, (w, h), machine, name="picture"))
+        total, _ = objective(image_at(picture, (w, h), machine.device, name="picture"))
     return float(total)
 
 

@@ -15,8 +15,10 @@ import torch
 
 from common import image, network, per_eval_ms
 from fuchun.config.options import Config
-from fuchun.run.engine import Job, scale_objective
+from fuchun.run.engine import level_objective
+from fuchun.run.job import Job
 from fuchun.run.machine import pick_machine
+from fuchun.run.schedule import Level
 
 VARIANTS = {
     "gatys (content + Gram)": dict(preset="gatys"),
@@ -40,7 +42,8 @@ def main() -> None:
         x = torch.rand(1, 3, h, w, device=machine.device)
         ms = {}
         for name, options in VARIANTS.items():
-            obj = scale_objective(net, Config(**options).resolved(), job, (w, h), machine)
+            cfg = Config(**options).resolved()
+            obj = level_objective(net, cfg, job, Level.at(cfg, (w, h)), machine)
             ms[name] = per_eval_ms(obj, x, repeats=args.repeats)
             print(f"{precision} {w}x{h} {name:28s} {ms[name]:8.1f} ms", flush=True)
         base = ms["gatys (content + Gram)"]

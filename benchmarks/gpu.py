@@ -20,8 +20,10 @@ import torch
 import fuchun
 from common import image, network, per_eval_ms, timed
 from fuchun.config.options import Config
-from fuchun.run.engine import Job, scale_objective
+from fuchun.run.engine import level_objective
+from fuchun.run.job import Job
 from fuchun.run.memory import MemoryPlanError, plan
+from fuchun.run.schedule import Level
 
 FLOP_PER_PX = 247e9 / (512 * 512)  # operations per pixel, VGG16 to relu5_1, forward + backward (measured count)
 
@@ -61,7 +63,8 @@ def measure(net, machine, cfg, job, side: int, *, budget: int) -> None:
     net.checkpoint_blocks = chosen.checkpoint
     if machine.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    obj = scale_objective(net, cfg, Job(job.content, job.styles), (w, h), machine, lean=chosen.checkpoint)
+    level = Level.at(cfg, (w, h))
+    obj = level_objective(net, cfg, Job(job.content, job.styles), level, machine, lean=chosen.checkpoint)
     ms = per_eval_ms(obj, torch.rand(1, 3, h, w, device=machine.device))
     peak = torch.cuda.max_memory_allocated() / 2**30 if machine.device.type == "cuda" else float("nan")
     state = 2 * chosen.history * 3 * w * h * 4 / 2**30  # L-BFGS history, not allocated in this measurement

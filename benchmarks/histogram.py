@@ -29,7 +29,8 @@ from common import image, network
 from fuchun.config.options import Config
 from fuchun.io.read import resize_image
 from fuchun.quality.measures import STYLE_LAYERS, colour_distance, structure_kept, style_distances
-from fuchun.run.engine import Job, output_size, style_size
+from fuchun.run.job import Job, output_size
+from fuchun.run.schedule import Level
 
 PAIRS = (
     ("content/tubingen.jpg", "style/starry-night.jpg"),
@@ -58,7 +59,7 @@ def run_pair(args, net, content_rel: str, style_rel: str) -> dict[str, dict[str,
     content, style = image(content_rel), image(style_rel)
     cfg = Config(size=args.size)
     w, h = output_size(cfg, Job(content, [style]))
-    style_small = resize_image(style, size=style_size(cfg, (w, h), style))
+    style_small = resize_image(style, size=Level.at(cfg, (w, h)).style_size(style))
     out = {}
     for name, options in VARIANTS.items():
         per_seed = []

@@ -5,7 +5,7 @@ two scales: half the side, then the side) in a fresh subprocess. On the CPU the 
 the process's peak resident size (VmHWM, reset after the network is loaded) minus its
 resident size at that point: the imports, the weights and the decoded images are not the
 run's. On CUDA it is ``torch.cuda.max_memory_allocated`` above what was allocated before
-the run. Next to it is the plan the engine made for the run (``fuchun.run.engine.fit_memory``).
+the run. Next to it is the plan the engine made for the run (``fuchun.run.fit.fit``).
 The run's last scale takes enough steps to fill L-BFGS's history (``--history``), so every
 buffer the planner counts is alive. The last line is the largest planned/measured ratio;
 the one before it the smallest (at least 1 is the safe side). The same run's peak varies by
@@ -50,13 +50,15 @@ def measure(size: tuple[int, int], *, steps: int, history: int, device: str, pre
 
     from common import image, network
     from fuchun.api import make_config
-    from fuchun.run.engine import Job, fit_memory, run
+    from fuchun.run.engine import run
+    from fuchun.run.fit import fit
+    from fuchun.run.job import Job
 
     job = Job(image("content/tubingen.jpg"), [image("style/starry-night.jpg")])
     net, machine = network(device, precision)
     options = dict(size=size, scales=[max(size) // 2], steps=steps, lbfgs_history=history)
     cfg = make_config("stylize", device=device, precision=precision, **options)
-    _, plan = fit_memory(cfg.resolved(), job, net, machine)
+    _, plan = fit(cfg.resolved(), job, net, machine)
     gc.collect()
     if machine.device.type == "cuda":
         torch.cuda.synchronize()

@@ -25,8 +25,11 @@ import fuchun
 from common import gatys_score, image, network, per_eval_ms, timed
 from fuchun.config.options import Config
 from fuchun.io.write import write_image
-from fuchun.run.engine import Job, memory_loads, scale_objective
+from fuchun.run.engine import level_objective
+from fuchun.run.fit import term_loads
+from fuchun.run.job import Job
 from fuchun.run.memory import Loads, estimate
+from fuchun.run.schedule import Level
 
 CONTENT, STYLE = "content/tubingen.jpg", "style/starry-night.jpg"
 
@@ -80,7 +83,7 @@ def eval_times(job: Job, args) -> None:
                 net, machine = network(args.device, precision)
                 cfg = Config(preset=preset, size=size).resolved()
                 w, h = size, round(size * 0.75)
-                obj = scale_objective(net, cfg, job, (w, h), machine)
+                obj = level_objective(net, cfg, job, Level.at(cfg, (w, h)), machine)
                 ms[precision] = per_eval_ms(obj, torch.rand(1, 3, h, w, device=machine.device))
             row.append(
                 f"{preset}: fp32 {ms['fp32']:.0f} ms, bf16 {ms['bf16']:.0f} ms "
@@ -94,7 +97,7 @@ def default_loads(net, side: int) -> tuple[Loads, str]:
     cfg = Config().resolved()
     square = torch.zeros(3, side, side)
     layers = [*cfg.content_layers, *cfg.style_layers, *cfg.shifts, *cfg.hist_layers, *cfg.w2_layers]
-    return memory_loads(cfg, Job(square, [square]), net, (side, side)), net.deepest(layers)
+    return term_loads(cfg, Job(square, [square]), net, (side, side), "bf16"), net.deepest(layers)
 
 
 def memory_table(args) -> None:

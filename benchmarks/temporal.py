@@ -37,6 +37,7 @@ from fuchun.io.write import to_pil, write_image
 from fuchun.quality.measures import POOLING, structure_kept, style_distance
 from fuchun.report.plot import contact_sheet
 from fuchun.run import engine
+from fuchun.run.job import Job
 from fuchun.video import synthetic
 from fuchun.video.cache import FrameCache
 from fuchun.video.flow import consistency, optical_flow, warp
@@ -71,7 +72,7 @@ def independent(clip: pathlib.Path, style: torch.Tensor, options: dict, net) -> 
     cfg = make_config("stylize", **options)
     out = []
     for _, frame in read_frames(clip, Selection()):
-        picture = engine.run(cfg, engine.Job(content=frame, styles=[style]), net=net)
+        picture = engine.run(cfg, Job(content=frame, styles=[style]), net=net)
         out.append((picture * 255).round() / 255)
     return out
 

@@ -44,7 +44,7 @@ def _terms(net, styles, blend, image) -> dict[str, float]:
 
 
 def _assert_same_terms(a: dict[str, float], b: dict[str, float]) -> None:
-    assert set(a) == set(b) == {"content", "style", "shift", "hist", "w2"}
+    assert set(a) == set(b) == {"content", "gram", "shifted", "hist", "w2"}
     for name in a:
         assert a[name] == pytest.approx(b[name], rel=1e-5, abs=1e-7), name
 
@@ -75,7 +75,7 @@ def test_blend_differs_from_each_style(tiny_net):
     first, second, image = _image(44, 40, 2), _image(36, 52, 3), _image(40, 48, 4)
     mixed = _terms(tiny_net, [first, second], [1.0, 1.0], image)
     for alone in ([first], [second]):
-        assert mixed["style"] != pytest.approx(_terms(tiny_net, alone, None, image)["style"], rel=1e-3)
+        assert mixed["gram"] != pytest.approx(_terms(tiny_net, alone, None, image)["gram"], rel=1e-3)
 
 
 def _disjoint_styles(m_low: int, m_high: int) -> list[torch.Tensor]:

@@ -107,7 +107,7 @@ def test_command_line_spellings_are_accepted(tmp_path):
 
 def test_unknown_keys_are_one_error_listing_the_valid_ones(capsys, tmp_path):
     line = _error(capsys, tmp_path, _write(tmp_path, "steps = 3\nstyle_wieght = 2\nbogus = 1\n"))
-    assert "run.toml: unknown option(s) bogus, style_wieght; valid: size," in line
+    assert "run.toml: unknown option(s) bogus, style_wieght; valid: " in line
     assert all(f.name in line for f in dataclasses.fields(Config))
 
 

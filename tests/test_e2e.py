@@ -23,8 +23,10 @@ from fuchun.cli.parser import main
 from fuchun.io.read import read_image, resize_image
 from fuchun.objective import Objective
 from fuchun.report.base import Reporter
-from fuchun.run.engine import Job, load_network, output_size, style_size
+from fuchun.run.engine import load_network
+from fuchun.run.job import Job, output_size
 from fuchun.run.machine import pick_machine
+from fuchun.run.schedule import Level
 
 pytestmark = pytest.mark.weights
 
@@ -47,7 +49,7 @@ def _terms(net, mode: str, size: int, content, style, image: torch.Tensor) -> di
     w, h = output_size(cfg, Job(content=c, styles=styles))
     assert image.shape == (1, 3, h, w)
     target = None if c is None else resize_image(c, size=(w, h)).unsqueeze(0)
-    style_targets = [resize_image(s, size=style_size(cfg, (w, h), s)).unsqueeze(0) for s in styles]
+    style_targets = [resize_image(s, size=Level.at(cfg, (w, h)).style_size(s)).unsqueeze(0) for s in styles]
     objective = Objective(net, cfg, content=target, styles=style_targets)
     with torch.no_grad():
         _, terms = objective(image)

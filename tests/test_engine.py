@@ -14,8 +14,9 @@ from fuchun.config.options import Config
 from fuchun.errors import UsageError
 from fuchun.io.read import ImageError, read_image, resize_image
 from fuchun.report.base import Progress, Reporter, RunInfo
-from fuchun.run.engine import Job, output_size, scale_sizes, scale_steps
+from fuchun.run.job import Job, output_size
 from fuchun.run.optimise import NonFiniteLoss
+from fuchun.run.schedule import level_sizes, split_steps
 
 
 def _image(h: int, w: int, seed: int) -> torch.Tensor:
@@ -89,7 +90,7 @@ def test_output_size_of_a_texture_follows_the_style_aspect():
 
 
 def test_scale_sizes_auto_grows_by_sqrt2_from_256_to_the_output():
-    sizes = scale_sizes(Config(scales="auto"), (1024, 768))
+    sizes = level_sizes(Config(scales="auto"), (1024, 768))
     assert sizes[-1] == (1024, 768)
     assert max(sizes[0]) >= 256
     assert len(sizes) >= 3
@@ -102,39 +103,39 @@ def test_scale_sizes_auto_grows_by_sqrt2_from_256_to_the_output():
 
 
 def test_scale_sizes_auto_below_256_is_a_single_scale():
-    assert scale_sizes(Config(scales="auto"), (128, 96)) == [(128, 96)]
+    assert level_sizes(Config(scales="auto"), (128, 96)) == [(128, 96)]
 
 
 def test_scale_sizes_none_is_the_output_only():
-    assert scale_sizes(Config(scales="none"), (1024, 768)) == [(1024, 768)]
+    assert level_sizes(Config(scales="none"), (1024, 768)) == [(1024, 768)]
 
 
 def test_scale_sizes_explicit_list_drops_sizes_not_below_the_output():
-    sizes = scale_sizes(Config(scales=(256, 512, 1024, 2048)), (1024, 768))
+    sizes = level_sizes(Config(scales=(256, 512, 1024, 2048)), (1024, 768))
     assert sizes == [(256, 192), (512, 384), (1024, 768)]
 
 
 def test_scale_steps_single_scale_gets_everything():
-    assert scale_steps(300, [(512, 384)]) == [300]
+    assert split_steps(300, [(512, 384)]) == [300]
 
 
 def test_scale_steps_two_scales_split_the_budget_coarse_first():
-    steps = scale_steps(100, [(256, 192), (512, 384)])
+    steps = split_steps(100, [(256, 192), (512, 384)])
     assert sum(steps) == 100
     assert steps[0] > steps[1] >= 100 // 8
 
 
 def test_scale_steps_ordering_and_floor():
-    sizes = scale_sizes(Config(scales="auto"), (1024, 768))
-    steps = scale_steps(300, sizes)
+    sizes = level_sizes(Config(scales="auto"), (1024, 768))
+    steps = split_steps(300, sizes)
     assert len(steps) == len(sizes)
     assert steps == sorted(steps, reverse=True)  # cheaper (smaller) scales get at least as many
     assert min(steps) >= 300 // 8
 
 
 def test_scale_steps_sum_is_the_budget_with_many_scales():
-    sizes = scale_sizes(Config(scales="auto"), (1024, 768))
-    assert sum(scale_steps(300, sizes)) == 300
+    sizes = level_sizes(Config(scales="auto"), (1024, 768))
+    assert sum(split_steps(300, sizes)) == 300
 
 
 # ----------------------------------------------------------------------------- runs
@@ -173,9 +174,9 @@ def test_make_config_applies_mode_defaults_and_user_options_win():
 def test_stylize_starts_at_one_coarse_scale_with_its_own_step_budget():
     stylize, texture = make_config("stylize"), make_config("texture")
     assert (stylize.coarsest, stylize.steps) == (362, 200) and (texture.coarsest, texture.steps) == (256, 300)
-    assert scale_sizes(stylize, (512, 384)) == [(362, 272), (512, 384)]
-    assert scale_sizes(texture, (512, 512)) == [(256, 256), (362, 362), (512, 512)]
-    assert scale_sizes(stylize, (1024, 768))[0] == (362, 272)
+    assert level_sizes(stylize, (512, 384)) == [(362, 272), (512, 384)]
+    assert level_sizes(texture, (512, 512)) == [(256, 256), (362, 362), (512, 512)]
+    assert level_sizes(stylize, (1024, 768))[0] == (362, 272)
     assert make_config("stylize", steps=50, coarsest=256).steps == 50
 
 
@@ -257,7 +258,7 @@ def test_unknown_optimizer_is_rejected(tiny_net, tiny_options, style):
 def test_non_finite_loss_stops_with_the_last_finite_image(
     optimizer, monkeypatch, tiny_net, tiny_options, content, style
 ):
-    real = fuchun.objective.total_variation
+    real = fuchun.losses.tv.total_variation
     calls = {"n": 0}
 
     def poisoned(image):
@@ -265,7 +266,7 @@ def test_non_finite_loss_stops_with_the_last_finite_image(
         value = real(image)
         return value * float("nan") if calls["n"] > 3 else value
 
-    monkeypatch.setattr(fuchun.objective, "total_variation", poisoned)
+    monkeypatch.setattr(fuchun.losses.tv, "total_variation", poisoned)
     rec = Recorder()
     with pytest.raises(NonFiniteLoss, match="non-finite at step 3") as info:
         render(
@@ -315,7 +316,7 @@ def test_reporter_gets_start_then_numbered_steps(tiny_net, tiny_options, content
     assert [p.step for p in steps] == [1, 2, 3, 4, 5]
     assert all(p.steps == 5 and p.scale == 1 and p.n_scales == 1 and p.size == (64, 48) for p in steps)
     assert all(p.loss == pytest.approx(sum(p.terms.values())) for p in steps)
-    assert set(steps[0].terms) == {"content", "style", "shift", "hist", "tv"}
+    assert set(steps[0].terms) == {"content", "gram", "shifted", "hist", "tv"}
     elapsed = [p.elapsed for p in steps]
     assert elapsed == sorted(elapsed)
 

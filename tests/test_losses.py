@@ -236,7 +236,7 @@ def test_objective_all_terms_finite():
     objective = Objective(net, _config(), content=content, styles=[style])
     image = content.clone().requires_grad_(True)
     total, terms = objective(image)
-    assert set(terms) == {"content", "style", "shift", "hist", "tv"}
+    assert set(terms) == {"content", "gram", "shifted", "hist", "tv"}
     assert math.isfinite(total.item())
     assert all(math.isfinite(v.item()) for v in terms.values())
     torch.testing.assert_close(total, sum(terms.values()))
@@ -250,7 +250,7 @@ def test_objective_zero_at_target():
     image = _image(40, 48, 3)
     objective = Objective(net, _config(), content=image, styles=[image.clone()])
     _, terms = objective(image)
-    for name in ("content", "style", "shift"):
+    for name in ("content", "gram", "shifted"):
         assert abs(terms[name].item()) < 1e-5, name
     assert terms["hist"].item() == pytest.approx(0.0, abs=1e-7)
     assert terms["tv"].item() > 0
@@ -264,9 +264,9 @@ def test_objective_skips_shift_too_large_with_warning():
     cfg = _config(shifts={"relu1_1": (1, 2), "relu3_1": (2, 20), "relu4_1": (50,)})
     objective = Objective(net, cfg, content=content, styles=[style])
     total, terms = objective(content)
-    assert math.isfinite(total.item()) and "shift" in terms
-    assert set(objective.shift_losses) == {"relu1_1", "relu3_1"}
-    assert objective.shift_losses["relu3_1"].deltas == [2]
+    assert math.isfinite(total.item()) and "shifted" in terms
+    assert set(objective.parts["shifted"]) == {"relu1_1", "relu3_1"}
+    assert objective.parts["shifted"]["relu3_1"].deltas == [2]
     assert any("relu3_1" in w and "20" in w for w in objective.warnings)
     assert any("relu4_1" in w and "50" in w for w in objective.warnings)
     assert len(objective.warnings) == 2

@@ -7,9 +7,9 @@ import torch
 
 from fuchun.config.options import Config
 from fuchun.errors import DeviceError
-from fuchun.objective import Objective
+from fuchun.objective import Objective, scale_grad
 from fuchun.run import machine
-from fuchun.run.machine import Machine, auto_precision, pick_machine, scale_grad
+from fuchun.run.machine import Machine, auto_precision, pick_machine
 
 CUDA = torch.device("cuda")
 

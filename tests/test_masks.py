@@ -36,7 +36,7 @@ OPTIONS = {
     "hist_layers": ("relu1_1", "relu3_1"),
     "shifts": {"relu1_1": (2, 4), "relu2_1": (2,)},
 }
-STYLE_TERMS = ("style", "shift", "hist", "w2")
+STYLE_TERMS = ("gram", "shifted", "hist", "w2")
 
 
 def _image(h: int, w: int, seed: int) -> torch.Tensor:
@@ -216,7 +216,7 @@ def test_two_half_masks_are_the_sum_of_each_region(tiny_net):
         assert both[name] == pytest.approx(only_left[name] + only_right[name], rel=1e-5), name
     # each region sees only its own style: swapping the masks changes the loss
     swapped = _terms(_objective(tiny_net, [first, second], masks=[right, left]), image)
-    assert swapped["style"] != pytest.approx(both["style"], rel=1e-3)
+    assert swapped["gram"] != pytest.approx(both["gram"], rel=1e-3)
 
 
 def test_style_gradient_stays_inside_the_mask(tiny_net):

@@ -20,7 +20,7 @@ from fuchun.api import render
 from fuchun.cli.parser import main
 from fuchun.config.options import Config
 from fuchun.errors import ImageError, UsageError
-from fuchun.run.engine import scale_sizes, style_size
+from fuchun.run.schedule import Level, level_sizes
 
 
 @pytest.fixture
@@ -101,23 +101,23 @@ def test_the_python_api_checks_options_like_the_command_line(options, words):
 
 
 def test_auto_scales_stop_at_the_networks_minimum_side():
-    sizes = scale_sizes(Config(scales="auto", coarsest=32), (512, 64))
+    sizes = level_sizes(Config(scales="auto", coarsest=32), (512, 64))
     assert min(min(s) for s in sizes) >= 32
     assert sizes[-1] == (512, 64)
 
 
 def test_explicit_scales_below_the_minimum_blame_the_option():
     with pytest.raises(UsageError, match="--scales 64: at this picture's 512x64 px that scale is 64x8 px"):
-        scale_sizes(Config(scales=(64, 256)), (512, 64))
+        level_sizes(Config(scales=(64, 256)), (512, 64))
 
 
 def test_a_small_style_is_enlarged_to_the_minimum_and_a_thin_one_refused():
     style = torch.rand(3, 30, 48)
     cfg = Config(style_scale=0.25)
-    assert style_size(cfg, (64, 48), style, clamp=False) == (16, 10)
-    assert style_size(cfg, (64, 48), style) == (51, 32)
+    assert Level.at(cfg, (64, 48)).style_size(style, clamp=False) == (16, 10)
+    assert Level.at(cfg, (64, 48)).style_size(style) == (51, 32)
     with pytest.raises(ImageError, match="too thin to reach the network's minimum"):
-        style_size(cfg, (64, 48), torch.rand(3, 1, 2000))
+        Level.at(cfg, (64, 48)).style_size(torch.rand(3, 1, 2000))
 
 
 def test_style_size_beyond_four_times_the_output_is_an_error(tiny_net, tiny_options):

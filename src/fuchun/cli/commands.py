@@ -12,9 +12,10 @@ from fuchun.api import picture_options, render
 from fuchun.cli.resume import CheckpointWriter, absolute_inputs, resume_namespace
 from fuchun.errors import NonFiniteLoss, Stopped, UsageError
 from fuchun.io.write import write_image
+from fuchun.net.backbones import BACKBONES
 from fuchun.report.bar import BarReporter
 from fuchun.report.base import MultiReporter
-from fuchun.weights.sources import BACKBONES, cached_status, fetch_weights
+from fuchun.weights.sources import cached_status, fetch_weights
 
 # name -> (help, positionals: (name, nargs, help))
 RUN_COMMANDS = {

@@ -19,11 +19,12 @@ import torch
 
 from fuchun.cli import commands
 from fuchun.cli.interrupts import Interrupts
-from fuchun.config.options import MODE_DEFAULTS, Config, mode_defaults
+from fuchun.config.options import MODE_DEFAULTS, Config, TermOptions, mode_defaults
 from fuchun.config.presets import PRESET_KEYS
 from fuchun.errors import FuchunError, Interrupted, UsageError, one_line
 
 _NO_DEFAULT = object()
+CONFIG_GROUPS = ("run", "optimise", "loss", "machine", "report")  # the help's order of Config's option groups
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,11 +38,12 @@ def _add_config_options(parser: argparse.ArgumentParser, mode: str | None = None
     The help shows the default of ``mode`` under the default preset (Config's, with the mode's
     own and the preset's schedule, :func:`fuchun.config.options.mode_defaults`).
     """
-    groups: dict[str, argparse._ArgumentGroup] = {}
+    groups = {name: parser.add_argument_group(f"{name} options") for name in CONFIG_GROUPS}
     defaults = mode_defaults(mode, Config().preset) if mode in MODE_DEFAULTS else {}
-    for f in dataclasses.fields(Config):
+    own = {f.name for f in dataclasses.fields(TermOptions)}  # the terms' options after the preset and the dial
+    for f in sorted(dataclasses.fields(Config), key=lambda f: f.name in own):
         meta = f.metadata
-        group = groups.setdefault(meta["group"], parser.add_argument_group(f"{meta['group']} options"))
+        group = groups[meta["group"]]
         flag = meta["flag"] or "--" + f.name.replace("_", "-")
         default = defaults.get(f.name, f.default if f.default is not dataclasses.MISSING else None)
         shown = default if default is not None else "from --preset" if f.name in PRESET_KEYS else None
@@ -191,9 +193,7 @@ def _add_eval_parser(sub) -> None:
     from fuchun.config.options import BACKBONE_NAMES, DEVICES
     from fuchun.config.parse import side
 
-    text = (
-        "measure a picture against its content and/or style image (see fuchun.quality)"
-    )
+    text = "measure a picture against its content and/or style image (see fuchun.quality)"
     e = sub.add_parser("eval", help=text, description=text)
     e.add_argument("output", help="the picture to measure")
     e.add_argument("--content", help="its content image (resized to the picture)")

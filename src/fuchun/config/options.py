@@ -1,8 +1,10 @@
 """Every option of fuchun with its default and help text: the single home of defaults.
 
 The command line is generated from the fields below (their ``metadata``), and the Python
-API takes the same names as keyword arguments. Loss settings left at ``None`` come from
-the chosen preset (``fuchun.config.presets``), so a flag always overrides its preset.
+API takes the same names as keyword arguments. Each loss term's own options (its weight, its
+layers, ...) are the fields of :class:`TermOptions`, made from the rows of
+:data:`fuchun.losses.terms.TERMS`. Loss settings left at ``None`` come from the chosen preset
+(``fuchun.config.presets``), so a flag always overrides its preset.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from typing import Any
 
 from fuchun.config import parse
 from fuchun.config.presets import PRESET_KEYS, PRESET_SCHEDULES, PRESETS, preset
+from fuchun.config.validate import check_config
+from fuchun.losses.terms import TERMS, Option, term_options
+from fuchun.net.backbones import BACKBONES
 
 OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-BACKBONE_NAMES = ("vgg16", "vgg19", "vgg16-torchvision")
+BACKBONE_NAMES = tuple(BACKBONES)
 INITS = ("content", "noise", "style-mean")  # or a path to an image file
 FLOW_METHODS = ("dis", "farneback")  # OpenCV's classical optical flow (fuchun.video.flow)
 # the style-strength dial: content weight × STRENGTH_BASE ** (STRENGTH_DEFAULT − strength), so each
@@ -34,8 +39,28 @@ def opt(default: Any, help: str, *, parse_fn=None, choices=None, group: str = "r
     return field(default=default, metadata=meta)
 
 
+# how the value of a loss term's option is read, and its type, by its kind (fuchun.losses.terms.OPTION_KINDS)
+TERM_OPTION_KINDS: dict[str, tuple[Any, Any]] = {
+    "weight": (parse.nonneg_float, float | None),
+    "layers": (parse.names, tuple[str, ...] | None),
+    "layer_weights": (parse.floats, tuple[float, ...] | None),
+    "shifts": (parse.shifts, dict | None),
+    "bins": (parse.bins, int | None),
+}
+
+
+def _term_field(o: Option) -> tuple[str, Any, Any]:
+    parser, kind = TERM_OPTION_KINDS[o.kind]
+    return (o.name, kind, opt(None, o.help, parse_fn=parser, group="loss", flag=o.flag))
+
+
+# the loss terms' options, one field each (None: from the preset)
+TermOptions = dataclasses.make_dataclass("TermOptions", [_term_field(o) for o in term_options()])
+TermOptions.__doc__ = "Each loss term's own options (fuchun.losses.terms); None: from the preset."
+
+
 @dataclass
-class Config:
+class Config(TermOptions):
     """All settings of one run. ``None`` in a loss field means: take it from the preset."""
 
     # --- output and scale
@@ -103,53 +128,12 @@ class Config:
         parse_fn=parse.strength,
         group="loss",
     )
-    content_weight: float | None = opt(None, "weight of the content loss", parse_fn=parse.nonneg_float, group="loss")
-    style_weight: float | None = opt(None, "weight of the Gram style loss", parse_fn=parse.nonneg_float, group="loss")
-    shift_weight: float | None = opt(
-        None, "weight of the shifted-Gram loss (Berger & Memisevic)", parse_fn=parse.nonneg_float, group="loss"
-    )
-    hist_weight: float | None = opt(
-        None, "weight of the histogram loss (Risser et al.)", parse_fn=parse.nonneg_float, group="loss"
-    )
-    w2_weight: float | None = opt(
-        None,
-        "weight of the Gaussian Wasserstein-2 style loss (Mroueh 2019; Kalischek et al. 2021)",
-        parse_fn=parse.nonneg_float,
-        group="loss",
-    )
     style_pull: float | None = opt(
         None,
         "cap on the style terms' pull at the photo at the start of each scale (gradient norm × √pixels): "
         "a style far from the photo is weakened to it, a near one left as it is (0: no cap)",
         parse_fn=parse.nonneg_float,
         group="loss",
-    )
-    w2_layers: tuple[str, ...] | None = opt(
-        None, "Wasserstein-2 style layers, e.g. relu1_1,relu2_1", parse_fn=parse.names, group="loss"
-    )
-    tv_weight: float | None = opt(None, "weight of the total-variation loss", parse_fn=parse.nonneg_float, group="loss")
-    content_layers: tuple[str, ...] | None = opt(
-        None, "content layers, e.g. relu4_2", parse_fn=parse.names, group="loss"
-    )
-    content_layer_weights: tuple[float, ...] | None = opt(
-        None, "one weight per content layer (default 1 each)", parse_fn=parse.floats, group="loss"
-    )
-    style_layers: tuple[str, ...] | None = opt(
-        None, "Gram style layers, e.g. relu1_1,relu2_1", parse_fn=parse.names, group="loss"
-    )
-    style_layer_weights: tuple[float, ...] | None = opt(
-        None, "one weight per style layer (default equal)", parse_fn=parse.floats, group="loss"
-    )
-    shifts: dict | None = opt(
-        None,
-        "shifted-Gram offsets per layer: relu1_1=4,8,16 relu2_1=4,8",
-        parse_fn=parse.shifts,
-        group="loss",
-        flag="--shift",
-    )
-    hist_layers: tuple[str, ...] | None = opt(None, "histogram-loss layers", parse_fn=parse.names, group="loss")
-    hist_bins: int | None = opt(
-        None, "histogram loss with N bins as in the paper, 2..65536 (default: exact)", parse_fn=parse.bins, group="loss"
     )
     pooling: str | None = opt(None, "pooling in the network", choices=("max", "avg"), group="loss")
     # --- network and machine
@@ -174,9 +158,8 @@ class Config:
     trace: str | None = opt(None, "write a JSON trace, a loss plot and a snapshot sheet into DIR", group="report")
 
     def resolved(self) -> Config:
-        """A copy with every preset-controlled field filled in; a value outside its choices raises."""
-        from fuchun.config.validate import check_config
-
+        """A copy with every preset-controlled field filled in; a value outside its choices, or a
+        whole that cannot be run (a layer the network lacks), raises."""
         for f in dataclasses.fields(self):
             value, choices = getattr(self, f.name), f.metadata.get("choices")
             if choices and value is not None and value not in choices:
@@ -258,7 +241,7 @@ MODE_DEFAULTS = {
     # style only, from noise: texture synthesis (Gatys et al. 2015, "Texture Synthesis Using CNNs")
     "texture": {"init": "noise"},
     # content only, from noise: what the network keeps of the photo
-    "reconstruct": {"init": "noise", "style_weight": 0.0, "shift_weight": 0.0, "hist_weight": 0.0, "w2_weight": 0.0},
+    "reconstruct": {"init": "noise", **{t.weight: 0.0 for t in TERMS if t.source == "style"}},
 }
 
 

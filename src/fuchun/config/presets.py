@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-GATYS_STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+from fuchun.losses.terms import term_options
+
 # several δ per layer, averaged: spans of 4-64 image px at each layer; 14 (layer, δ) pairs, each
 # as costly as one Gram matrix. This table is a public reimplementation's, not Berger & Memisevic's
 # own settings.
@@ -23,23 +24,8 @@ FUCHUN_SHIFTS = {"relu1_1": (16, 64)}
 SIX_SHIFTS = {"relu1_1": (16, 64), "relu2_1": (16, 32), "relu3_1": (8, 16)}
 ARTICLE_STYLE = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 
-_BASE = {
-    "content_layers": ("relu4_2",),
-    "content_layer_weights": None,  # None: 1 each
-    "style_layers": GATYS_STYLE,
-    "style_layer_weights": None,  # None: equal weights
-    "content_weight": 1.0,
-    "style_weight": 5.0,
-    "shift_weight": 0.0,
-    "shifts": {},
-    "hist_weight": 0.0,
-    "hist_layers": ("relu1_1", "relu4_1"),
-    "w2_weight": 0.0,
-    "w2_layers": GATYS_STYLE,
-    "tv_weight": 0.0,
-    "style_pull": 0.0,  # no cap (fuchun.run.balance)
-    "pooling": "max",
-}
+# every loss option at its baseline (Gatys et al. 2015's losses), then the options of no term
+_BASE = {**{o.name: o.base for o in term_options() if o.preset}, "style_pull": 0.0, "pooling": "max"}
 
 # the weight of the content term against the W2 style's 5 (--strength scales it)
 PAINT_CONTENT = 0.7

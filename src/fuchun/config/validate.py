@@ -1,60 +1,58 @@
-"""Checks that need the whole resolved config: layer names against the chosen network.
+"""Checks that need the whole resolved config: layer names against the chosen network, and
+one weight per layer where layer weights are given.
 
 Each option's own range is checked by its parser (:mod:`fuchun.config.parse`); what can
 only be judged with other options is checked here, before any image is read or any
-network is loaded: every layer named must exist in the backbone's architecture.
+network is loaded. The layer options are the loss terms' (:data:`fuchun.losses.terms.TERMS`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from fuchun.errors import UsageError
+from fuchun.losses.terms import TERMS
 from fuchun.net.architectures import layer_names
-
-if TYPE_CHECKING:
-    from fuchun.config.options import Config
-
-# option -> its command-line spelling, for the messages
-_LAYER_OPTIONS = {
-    "content_layers": "--content-layers",
-    "style_layers": "--style-layers",
-    "hist_layers": "--hist-layers",
-    "w2_layers": "--w2-layers",
-    "shifts": "--shift",
-}
+from fuchun.net.backbones import backbone_spec
 
 
-def backbone_arch(backbone: str) -> str:
-    """The architecture ("vgg16" | "vgg19") of a backbone name."""
-    from fuchun.weights.sources import BACKBONES
+def _flag(name: str) -> str:
+    """The command-line spelling of option ``name``."""
+    for term in TERMS:
+        for o in term.options:
+            if o.name == name:
+                return o.flag or "--" + name.replace("_", "-")
+    return "--" + name.replace("_", "-")
 
-    return BACKBONES[backbone].arch
 
-
-def check_config(cfg: Config) -> None:
-    """Raise UsageError if a resolved ``cfg`` is impossible as a whole (layers its network lacks)."""
+def check_config(cfg: Any) -> None:
+    """UsageError if a resolved :class:`fuchun.config.options.Config` is impossible as a whole."""
     check_layers(cfg)
     check_layer_weights(cfg)
 
 
-def check_layer_weights(cfg: Config) -> None:
-    """Raise UsageError where a list of layer weights does not have one weight per layer."""
-    for kind in ("content", "style"):
-        weights, layers = getattr(cfg, f"{kind}_layer_weights"), getattr(cfg, f"{kind}_layers")
+def check_layer_weights(cfg: Any) -> None:
+    """UsageError where a list of layer weights does not have one weight per layer."""
+    for term in TERMS:
+        option = term.option("layer_weights")
+        weights = None if option is None else getattr(cfg, option)
+        layers = term.layers(cfg)
         if weights is not None and len(weights) != len(layers):
             raise UsageError(
-                f"--{kind}-layer-weights: {len(weights)} weight(s) for {len(layers)} {kind} layer(s) "
+                f"{_flag(option)}: {len(weights)} weight(s) for {len(layers)} {option.split('_')[0]} layer(s) "
                 f"({', '.join(layers)}); give one per layer"
             )
 
 
-def check_layers(cfg: Config) -> None:
-    """Raise UsageError naming the option and listing the valid names for an unknown layer."""
-    arch = backbone_arch(cfg.backbone)
+def check_layers(cfg: Any) -> None:
+    """UsageError naming the option and listing the valid names for a layer the network lacks."""
+    arch = backbone_spec(cfg.backbone).arch
     valid = layer_names(arch)
     network = cfg.backbone if cfg.backbone == arch else f"{cfg.backbone} ({arch})"
-    for name, flag in _LAYER_OPTIONS.items():
-        unknown = [layer for layer in getattr(cfg, name) or () if layer not in valid]
+    for term in TERMS:
+        option = term.option("layers") or term.option("shifts")
+        unknown = [layer for layer in term.layers(cfg) if layer not in valid]
         if unknown:
-            raise UsageError(f"{flag}: {', '.join(unknown)} is not a layer of {network}; valid: {', '.join(valid)}")
+            raise UsageError(
+                f"{_flag(option)}: {', '.join(unknown)} is not a layer of {network}; valid: {', '.join(valid)}"
+            )

@@ -134,8 +134,9 @@ class RegionLoss(nn.Module):
         self.losses = nn.ModuleList(losses)
         self.coverages = [float(c) for c in coverages]
 
-    def forward(self, feats: torch.Tensor, x32: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, feats: torch.Tensor, *rows: torch.Tensor | None) -> torch.Tensor:
+        """Σ_i c_i L_i(feats); ``rows`` go on to each region's loss (a Gram term's shared float32 rows)."""
         total = feats.new_zeros((), dtype=torch.float32)
         for loss, share in zip(self.losses, self.coverages, strict=True):
-            total = total + share * loss(feats, x32)
+            total = total + share * loss(feats, *rows)
         return total

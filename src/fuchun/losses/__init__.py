@@ -10,7 +10,7 @@ from fuchun.losses.content import ContentLoss, content_loss
 from fuchun.losses.gram import GramLoss, gram_matrix
 from fuchun.losses.histogram import HistogramLoss, histogram_match, quantile_table
 from fuchun.losses.shifted import ShiftedGramLoss, shifted_gram
-from fuchun.losses.temporal import TemporalLoss, temporal_loss
+from fuchun.losses.temporal import TemporalLoss, TemporalTarget, temporal_loss
 from fuchun.losses.tv import TVLoss, total_variation
 from fuchun.losses.wasserstein import WassersteinLoss, gaussian_moments, gaussian_w2, trace_sqrt
 
@@ -21,6 +21,7 @@ __all__ = [
     "ShiftedGramLoss",
     "TVLoss",
     "TemporalLoss",
+    "TemporalTarget",
     "WassersteinLoss",
     "content_loss",
     "gaussian_moments",

@@ -244,8 +244,8 @@ class HistogramLoss(nn.Module):
             self._ranked = resample_table(self.table, m)
         return self._ranked
 
-    def forward(self, feats: torch.Tensor, x32: torch.Tensor | None = None) -> torch.Tensor:
-        """The loss for (B, C, H, W) ``feats``; ``x32`` is accepted for symmetry with the other terms."""
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """The loss for (B, C, H, W) ``feats``."""
         if self.mask is None:
             with torch.no_grad():
                 if self.bins is None:

@@ -12,10 +12,21 @@ mean subtracted), which the weight absorbs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from fuchun.losses._common import exact
+
+
+@dataclass
+class TemporalTarget:
+    """The previous stylised frame warped to this one, where to trust it, and how hard to pull."""
+
+    warped: torch.Tensor  # (3, H, W) or (1, 3, H, W) in [0, 1]
+    mask: torch.Tensor  # (1, H, W) or (1, 1, H, W) in [0, 1]: 1 where forward and backward flow agree
+    weight: float
 
 
 def temporal_loss(image: torch.Tensor, warped: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,19 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
 
 
 class TVLoss(nn.Module):
-    """Module twin of :func:`total_variation` (it acts on pixels, not features)."""
+    """Module twin of :func:`total_variation` (it acts on pixels, not features).
+
+    With ``reference_side`` the value is multiplied by (L / reference_side)², L the image's
+    longest side: a smooth picture's neighbour differences shrink as 1/L, so the same picture
+    then scores the same at every size.
+    """
+
+    def __init__(self, reference_side: int | None = None) -> None:
+        super().__init__()
+        self.reference_side = reference_side
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return total_variation(image)
+        if self.reference_side is None:
+            return total_variation(image)
+        side = max(image.shape[-2:]) / self.reference_side
+        return side * side * total_variation(image)

@@ -130,8 +130,7 @@ class WassersteinLoss(nn.Module):
         moment = sum(m[1] * k for m, k in zip(moments, w, strict=True))
         return cls((mean, moment), **kw)
 
-    def forward(self, feats: torch.Tensor, x32: torch.Tensor | None = None) -> torch.Tensor:
-        del x32  # the Gram losses' shared float32 rows; the moments here are taken from ``feats``
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
         f = flat(feats)  # (B, C, M)
         if self.mask is None:
             weights = torch.full_like(f[:, :1], 1.0 / f.shape[-1])  # (B, 1, M)

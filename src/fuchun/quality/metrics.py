@@ -22,11 +22,11 @@ from collections.abc import Sequence
 
 import torch
 
-from fuchun.config.presets import GATYS_STYLE
 from fuchun.controls.colour import luminance
 from fuchun.io.read import StrPath, check_min_size, read_image, resize_image
 from fuchun.losses import content_loss, gram_matrix
 from fuchun.losses._common import energy
+from fuchun.losses.terms import GATYS_STYLE
 from fuchun.net.features import VGGFeatures
 
 CONTENT_LAYERS = ("relu4_2",)

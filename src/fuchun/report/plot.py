@@ -16,18 +16,14 @@ from functools import cache
 from PIL import Image, ImageDraw, ImageFont
 
 from fuchun.io.read import fit_longest
+from fuchun.losses.terms import TERM_NAMES
 
 INK = (33, 33, 33)
 SHEET_BACKGROUND = (246, 246, 246)
-# one fixed colour per known loss term, so plots of different runs compare at a glance
-TERM_COLOURS = {
-    "content": "tab:blue",
-    "style": "tab:orange",
-    "shift": "tab:green",
-    "hist": "tab:red",
-    "tv": "tab:purple",
-}
-SPARE_COLOURS = ["tab:brown", "tab:pink", "tab:gray", "tab:olive", "tab:cyan"]
+# one fixed colour per loss term, in the terms' table order, so plots of different runs compare at a glance
+PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:brown", "tab:pink", "tab:purple", "tab:cyan")
+TERM_COLOURS = dict(zip(TERM_NAMES, PALETTE, strict=False))
+SPARE_COLOURS = ["tab:gray", "tab:olive"]
 TOTAL_COLOUR = "#141414"
 DPI = 100
 

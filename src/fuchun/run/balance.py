@@ -28,7 +28,7 @@ import math
 
 import torch
 
-STYLE_TERMS = ("style", "shift", "hist", "w2")  # the terms that carry the style
+from fuchun.losses.terms import STYLE_TERMS
 
 
 def style_pull(objective, photo: torch.Tensor) -> float:
@@ -39,7 +39,7 @@ def style_pull(objective, photo: torch.Tensor) -> float:
     if not style:
         return 0.0
     (grad,) = torch.autograd.grad(sum(style), x)
-    # the image's gradient is divided by the fp16 loss scale (fuchun.run.machine.scale_grad); undo it
+    # the image's gradient is divided by the fp16 loss scale (fuchun.objective.scale_grad); undo it
     norm = float(grad.float().norm()) * objective.grad_scale / objective.style_factor
     return norm * math.sqrt(x.shape[-1] * x.shape[-2])
 

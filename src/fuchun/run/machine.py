@@ -6,7 +6,7 @@ AVX512-BF16 or AMX. Older CUDA GPUs emulate bf16 (``torch.cuda.is_bf16_supported
 emulation by default), so they get fp16 autocast instead. Statistics are float32 either way
 (:mod:`fuchun.losses`). fp16 gradients of the relative losses are below fp16's smallest
 normal number, so under fp16 the gradient between the loss and the image is scaled by
-:data:`FP16_GRAD_SCALE` (:func:`scale_grad`), as a static loss scale (Micikevicius et al.
+:data:`FP16_GRAD_SCALE` (:func:`fuchun.objective.scale_grad`), as a static loss scale (Micikevicius et al.
 2018, arXiv 1710.03740): the values are unchanged, only the backward pass is scaled.
 """
 
@@ -44,24 +44,6 @@ class Machine:
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 FP16_GRAD_SCALE = 2.0**15  # a gradient of 1e-9 becomes 3e-5, inside fp16's range
-
-
-class _ScaleGrad(torch.autograd.Function):
-    """Identity forward; the gradient times ``scale`` backward."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
-        ctx.scale = scale
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return grad * ctx.scale, None
-
-
-def scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
-    """``x`` unchanged, its gradient multiplied by ``scale`` in the backward pass."""
-    return x if scale == 1.0 else _ScaleGrad.apply(x, scale)
 
 
 def _cuda_ok() -> bool:

@@ -52,7 +52,6 @@ from dataclasses import dataclass
 import torch
 
 from fuchun.errors import MemoryPlanError
-from fuchun.losses.histogram import CHANNEL_CHUNK
 from fuchun.net.architectures import layers_of
 
 MARGIN = 1.1  # allocator slack and small buffers
@@ -61,10 +60,6 @@ MARGIN = 1.1  # allocator slack and small buffers
 # optimiser step (fitted to benchmarks/memory.py's whole runs on the CPU: 173 MiB measured
 # at 160x120 px, where 96 MiB of overhead planned 169)
 OVERHEAD_BYTES = 112 * 2**20
-# and with Wasserstein-2 terms: LAPACK's eigendecomposition code and workspaces, loaded on the
-# first use (21 MiB measured for one 512x512 eigh), and the float64 targets' transients (fitted
-# to benchmarks/memory.py's whole default runs on the CPU: up to 59 MiB above the plan without it)
-W2_OVERHEAD_BYTES = 72 * 2**20
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 # glibc keeps freed blocks below its mmap threshold, which it raises up to 32 MiB, for reuse,
 # so on the CPU a run's resident peak exceeds its live tensors by a share of the step's bytes
@@ -72,7 +67,6 @@ BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 # (384x288: 529-698 MiB over eight fresh runs of the same command, 570 planned without it)
 MMAP_CEILING = 32 * 2**20
 RETAINED = 0.35
-SORT_BYTES = 16  # per value while a quantile table is built: float32 copy, sorted values, int64 order
 
 
 MIN_HISTORY = 5  # the planner shrinks L-BFGS's history down to this before giving up
@@ -80,19 +74,19 @@ MIN_HISTORY = 5  # the planner shrinks L-BFGS's history down to this before givi
 
 @dataclass(frozen=True)
 class Loads:
-    """What the objective holds besides the network's activations.
+    """What a level's objective holds besides the network's activations (made from the loss terms'
+    rows, :data:`fuchun.losses.terms.TERMS`, by :func:`fuchun.run.fit.term_loads`).
 
     Channels are counted per input pixel: a layer of C channels in block k holds C / 4^(k-1)
-    values per pixel of the image. The defaults are the ``fuchun`` preset's.
+    values per pixel of the image.
     """
 
-    content: float = 8.0  # Σ over the content layers (relu4_2: 512 / 64)
-    hist: float = 72.0  # Σ over the histogram layers (relu1_1 + relu4_1: 64 + 8)
-    hist_widest: float = 64.0  # the widest histogram layer
-    style: float = 122.0  # Σ over every layer of a style statistic (relu1_1 ... relu5_1)
-    gram: float = 122.0  # Σ over the Gram and shifted-Gram layers (their shared float32 copies)
-    w2: float = 0.0  # Σ over the Wasserstein-2 layers (relu1_1 ... relu5_1 in the paint preset: 122)
-    w2_widest: float = 0.0  # the widest Wasserstein-2 layer
+    maps: float = 0.0  # channels of every layer a style statistic reads (the style images' maps)
+    rows: float = 0.0  # channels of the layers whose float32 rows the Gram terms share
+    step: float = 0.0  # bytes per output pixel the terms keep during an evaluation
+    table: float = 0.0  # bytes per style pixel the terms keep for the whole level
+    build: float = 0.0  # bytes per style pixel of the largest transient of building a target
+    fixed: int = 0  # bytes the terms' libraries take once
     style_per_pixel: float = 1.0  # style pixels (all style images) per output pixel (--style-scale)
     style_pixels: int = 0  # style pixels that do not follow the output's size (--style-size)
 
@@ -141,18 +135,17 @@ def estimate(
     precision: str,
     optimizer: str,
     history: int,
-    loads: Loads = Loads(),
+    loads: Loads,
     checkpoint: bool = False,
     device: str = "cpu",
 ) -> int:
     """Estimated peak bytes of one run at ``size`` = (W, H), beyond the loaded network."""
     pixels = size[0] * size[1]
     style_pixels = loads.style_per_pixel * pixels + loads.style_pixels
-    tables = loads.hist * 4 * style_pixels  # float32 quantile tables
+    tables = loads.table * style_pixels
     build = _build_bytes(style_pixels, arch=arch, deepest=deepest, precision=precision, loads=loads)
     step = _step_bytes(
         pixels,
-        style_pixels,
         arch=arch,
         deepest=deepest,
         precision=precision,
@@ -161,7 +154,7 @@ def estimate(
         loads=loads,
         checkpoint=checkpoint,
     )
-    fixed = OVERHEAD_BYTES + (W2_OVERHEAD_BYTES if loads.w2 else 0)
+    fixed = OVERHEAD_BYTES + loads.fixed
     core = max(build, step)
     if device == "cpu":  # see the module's note on the allocators
         _, largest = _per_pixel(arch, deepest, precision=precision, checkpoint=False)
@@ -171,29 +164,21 @@ def estimate(
 
 
 def _build_bytes(style_pixels: float, *, arch: str, deepest: str, precision: str, loads: Loads) -> float:
-    """Bytes of the build's transients: the style images' maps and sorting a table (or a forward pass)."""
+    """Bytes of the build's transients: the style images' maps, and the largest of a term's
+    transient and the forward pass's widest pair of maps."""
     _, largest = _per_pixel(arch, deepest, precision=precision, checkpoint=False)
-    maps = loads.style * BYTES[precision]  # the style images' maps of the wanted layers
-    return (maps + max(loads.hist_widest * SORT_BYTES, 2 * largest)) * style_pixels
+    maps = loads.maps * BYTES[precision]  # the style images' maps of the wanted layers
+    return (maps + max(loads.build, 2 * largest)) * style_pixels
 
 
-def _step_bytes(
-    pixels: int, style_pixels: float, *, arch, deepest, precision, optimizer, history, loads, checkpoint
-) -> float:
+def _step_bytes(pixels: int, *, arch, deepest, precision, optimizer, history, loads, checkpoint) -> float:
     """Bytes alive during a loss-and-gradient evaluation, besides the histogram tables."""
     kept, largest = _per_pixel(arch, deepest, precision=precision, checkpoint=checkpoint)
     # float32 copies of the Gram layers' maps (fuchun.losses.products), shared with the shifted Gram
-    shared = loads.gram * 4 if precision != "fp32" and not checkpoint else 0
+    shared = loads.rows * 4 if precision != "fp32" and not checkpoint else 0
     stats = shared + 64 * BYTES[precision]  # and one more gradient buffer of relu1_1 than the backward's own
-    # Wasserstein-2 (fuchun.losses.wasserstein): the float32 centred map and its Σ_s^½ product are
-    # kept for the backward pass; while a layer is computed, its float32 copy and two transients more
-    w2 = (2 * loads.w2 + 3 * loads.w2_widest) * 4
-    chunk = CHANNEL_CHUNK * (BYTES[precision] + 8 + 4)  # copy, int64 ranks, matched values of one chunk
-    hist = loads.hist * BYTES[precision] + chunk if loads.hist else 0  # the kept differences F − R
-    resampled = loads.hist * 4 if style_pixels != pixels else 0  # each table at the output's pixels
     state = {"lbfgs": 2 * history + 5, "adam": 5}[optimizer] * 3 * 4
-    content = loads.content * 4 * 2  # the float32 target, and the float32 difference kept for the backward pass
-    per_pixel = kept + largest + stats + w2 + hist + resampled + content + state
+    per_pixel = kept + largest + stats + loads.step + state
     return per_pixel * pixels
 
 

@@ -26,8 +26,10 @@ import torch
 from fuchun.api import make_config
 from fuchun.config.parse import MAX_SIDE
 from fuchun.errors import FuchunError, UsageError
+from fuchun.net.backbones import BACKBONES
 from fuchun.net.features import VGGFeatures
-from fuchun.run.engine import Job, fit_memory
+from fuchun.run.fit import fit
+from fuchun.run.job import Job
 from fuchun.run.machine import pick_machine
 from fuchun.studio.command import command_line
 from fuchun.studio.files import JobFiles
@@ -35,7 +37,6 @@ from fuchun.studio.limits import Limits, check_upload
 from fuchun.studio.paint import mask_images, painted_masks
 from fuchun.studio.runner import Frame, Outcome, RenderJob, preview_array
 from fuchun.studio.settings import Settings
-from fuchun.weights.sources import BACKBONES
 
 TICKET_SECONDS = 24 * 3600  # a ticket never started (its visitor left) is forgotten after this
 
@@ -79,12 +80,12 @@ def planning_network(backbone: str, pooling: str) -> VGGFeatures:
 
 
 def largest_side(settings: Settings, aspect: tuple[int, int] = (1, 1)) -> int:
-    """The memory planner's largest output side for ``settings`` on this machine (see engine.fit_memory)."""
+    """The memory planner's largest output side for ``settings`` on this machine (:func:`fuchun.run.fit.fit`)."""
     options = {k: v for k, v in settings.options().items() if k not in ("init", "masks")}
     cfg = make_config(settings.mode, **{**options, "size": "max"}).resolved()
     job = Job(content=torch.empty(3, aspect[1], aspect[0]))
     net = planning_network(cfg.backbone, cfg.pooling)
-    cfg, _ = fit_memory(cfg, job, net, pick_machine(cfg.device, cfg.precision))
+    cfg, _ = fit(cfg, job, net, pick_machine(cfg.device, cfg.precision))
     return min(int(cfg.size), MAX_SIDE)
 
 

@@ -13,12 +13,13 @@ from typing import Any
 
 from fuchun.config.options import MODE_DEFAULTS, Config
 from fuchun.errors import UsageError
+from fuchun.losses.terms import TERMS
 
 MODES = tuple(MODE_DEFAULTS)
 MAX_STYLES = 4  # style slots in the page: one blend slider and one brush colour each
 BRUSH_COLOURS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231")  # brush i paints the mask of style i
 NO_COLOUR = "none"  # the colour-preservation choice that keeps the style's colours
-WEIGHTS = ("content_weight", "style_weight", "shift_weight", "hist_weight", "w2_weight", "tv_weight")
+WEIGHTS = tuple(t.weight for t in TERMS if t.weight)  # one box each under Advanced (blank: the preset's)
 
 
 def default(name: str, mode: str = "stylize") -> Any:
@@ -28,8 +29,12 @@ def default(name: str, mode: str = "stylize") -> Any:
     return next(f.default for f in dataclasses.fields(Config) if f.name == name)
 
 
+# one field per loss term's weight (None: from the preset)
+TermWeights = dataclasses.make_dataclass("TermWeights", [(w, float | None, None) for w in WEIGHTS])
+
+
 @dataclass
-class Settings:
+class Settings(TermWeights):
     """What the controls of the page hold (the inputs' files are kept apart)."""
 
     mode: str = "stylize"
@@ -37,12 +42,6 @@ class Settings:
     size: int = field(default_factory=lambda: default("size"))
     steps: int = field(default_factory=lambda: default("steps"))
     strength: float = field(default_factory=lambda: default("strength"))
-    content_weight: float | None = None  # None: from the preset
-    style_weight: float | None = None
-    shift_weight: float | None = None
-    hist_weight: float | None = None
-    w2_weight: float | None = None
-    tv_weight: float | None = None
     preserve_colors: str = NO_COLOUR
     style_scale: float = field(default_factory=lambda: default("style_scale"))
     seed: int = field(default_factory=lambda: default("seed"))

