@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from fuchun.api import render
-from fuchun.cli.parser import UsageError, build_parser, config_options
+from fuchun.cli.options import config_options
+from fuchun.cli.parser import UsageError, build_parser
 from fuchun.config.options import Config
 from fuchun.controls.colour import (
     COLOUR_MODES,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fuchun.api import make_config
-from fuchun.cli.parser import UsageError, build_parser, config_options
+from fuchun.cli.options import config_options
+from fuchun.cli.parser import UsageError, build_parser
 from fuchun.config import parse
 from fuchun.config.options import MODE_DEFAULTS, STRENGTH_BASE, Config, content_factor, mode_defaults
 from fuchun.config.presets import ARTICLE_STYLE, PRESET_KEYS, PRESETS, preset

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 import fuchun.run.engine
-from fuchun.cli.parser import build_parser, config_options, main
+from fuchun.cli.options import config_options
+from fuchun.cli.parser import build_parser, main
 from fuchun.config.files import ConfigFileError, load_options, options_from_mapping
 from fuchun.config.options import Config
 from fuchun.report.trace import config_dict

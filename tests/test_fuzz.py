@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import odd_files
-from fuchun.cli.parser import build_parser, config_options
+from fuchun.cli.options import config_options
+from fuchun.cli.parser import build_parser
 from fuchun.config import parse
 from fuchun.errors import FuchunError, ImageError
 from fuchun.io.read import read_image

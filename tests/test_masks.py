@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from fuchun.api import render
-from fuchun.cli.parser import build_parser, config_options, main
+from fuchun.cli.options import config_options
+from fuchun.cli.parser import build_parser, main
 from fuchun.config.options import Config
 from fuchun.controls.masks import (
     RegionLoss,

@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from fuchun.api import make_config
-from fuchun.cli.parser import build_parser, config_options
+from fuchun.cli.options import config_options
+from fuchun.cli.parser import build_parser
 from fuchun.config.options import MODE_DEFAULTS, Config
 from fuchun.errors import ImageError, UsageError
 from fuchun.report.base import Progress, RunInfo

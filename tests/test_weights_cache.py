@@ -110,7 +110,7 @@ def test_a_read_only_fuchun_home_gives_one_line(tmp_path, monkeypatch, capsys):
 
 def test_an_unwritable_output_folder_fails_before_the_run(tmp_path, monkeypatch, capsys):
     _read_only(monkeypatch, tmp_path)
-    monkeypatch.setattr("fuchun.cli.commands.render", lambda *a, **k: pytest.fail("the run started"))
+    monkeypatch.setattr("fuchun.api.run", lambda *a, **k: pytest.fail("the run started"))
     out = tmp_path / "out.png"
     assert main(["stylize", str(EXAMPLES / "tubingen.jpg"), str(EXAMPLES / "starry-night.jpg"), "-o", str(out)]) == 2
     (line,) = _error_lines(capsys)
@@ -118,7 +118,7 @@ def test_an_unwritable_output_folder_fails_before_the_run(tmp_path, monkeypatch,
 
 
 def test_a_too_long_output_name_fails_before_the_run(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("fuchun.cli.commands.render", lambda *a, **k: pytest.fail("the run started"))
+    monkeypatch.setattr("fuchun.api.run", lambda *a, **k: pytest.fail("the run started"))
     out = tmp_path / ("n" * 300 + ".png")
     assert main(["stylize", str(EXAMPLES / "tubingen.jpg"), str(EXAMPLES / "starry-night.jpg"), "-o", str(out)]) == 2
     (line,) = _error_lines(capsys)
@@ -129,7 +129,7 @@ def test_an_unforeseen_os_error_is_one_line(tmp_path, monkeypatch, capsys):
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
 
-    monkeypatch.setattr("fuchun.cli.commands.render", full_disk)
+    monkeypatch.setattr("fuchun.cli.stylize.render", full_disk)
     out = tmp_path / "out.png"
     assert main(["stylize", str(EXAMPLES / "tubingen.jpg"), str(EXAMPLES / "starry-night.jpg"), "-o", str(out)]) == 1
     assert _error_lines(capsys) == [f"fuchun: error: No space left on device ({tmp_path / 'x'})"]

@@ -1,6 +1,7 @@
-"""The command line: the parser generated from the config (``parser``), what each
-sub-command does (``commands``), the article sheet (``article``), signals (``interrupts``)
-and ``fuchun resume`` (``resume``).
+"""The command line: one module per sub-command (``stylize`` for stylize, texture and reconstruct,
+``resume``, ``weights``, ``evaluate`` for eval, ``video``, ``batch``, ``article``, ``studio``), the
+options made from the config (``options``), signals (``interrupts``) and the parser that
+gathers them (``parser``).
 
 :func:`main` catches the signals before it imports anything heavy, so that a Ctrl-C, a
 SIGTERM or a SIGHUP while torch loads ends with one line instead of a traceback.

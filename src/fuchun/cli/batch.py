@@ -14,13 +14,19 @@ import os
 import sys
 import time
 
+from fuchun.api import picture_options
+from fuchun.batch.jobs import folder_jobs, read_jobs
+from fuchun.batch.local import run_local
+from fuchun.batch.worker import JobResult
+from fuchun.cli.interrupts import Interrupts
+from fuchun.cli.options import add_config_options, checked, config_options
 from fuchun.config.options import BatchConfig
 from fuchun.errors import UsageError
 
 HELP = "stylise many pictures (or videos): jobs from a file or two folders, on worker processes or a Ray cluster"
 
 
-def add_batch_parser(sub, *, add_config_options, checked) -> None:
+def add_parsers(sub) -> None:
     """The ``batch`` sub-command and its options (every stylize option is a default for the jobs)."""
     b = sub.add_parser("batch", help=HELP, description=HELP)
     b.add_argument("jobs", nargs="?", help="a job file: .toml ([[job]] tables), .csv or .jsonl")
@@ -51,8 +57,6 @@ def add_batch_parser(sub, *, add_config_options, checked) -> None:
 
 
 def _jobs(ns: argparse.Namespace, defaults: dict) -> list:
-    from fuchun.batch.jobs import folder_jobs, read_jobs
-
     folders = (ns.content, ns.style, ns.output)
     if ns.jobs is not None:
         if any(folders):
@@ -63,11 +67,9 @@ def _jobs(ns: argparse.Namespace, defaults: dict) -> list:
     return folder_jobs(ns.content, ns.style, ns.output, pairs=ns.pairs, defaults=defaults)
 
 
-def batch_command(ns: argparse.Namespace, options: dict) -> int:
+def command(ns: argparse.Namespace, interrupts: Interrupts) -> int:
     """Run the batch; 0 when every job is done or skipped, 1 when any failed."""
-    from fuchun.api import picture_options
-    from fuchun.batch.worker import JobResult
-
+    options = config_options(ns)
     if options.get("trace") or options.get("save_every"):
         raise UsageError("batch takes neither --trace nor --save-every")
     quiet = options.get("quiet", False)
@@ -109,6 +111,4 @@ def _run(todo: list, ns: argparse.Namespace, said) -> None:
 
         run_ray(todo, address=ns.ray or None, retries=ns.retries, on_result=said)
     else:
-        from fuchun.batch.local import run_local
-
         run_local(todo, workers=ns.workers, on_result=said)

@@ -1,92 +1,39 @@
-"""Checkpoints on the command line: keep them while a run goes, write one when it stops,
-and ``fuchun resume CHECKPOINT`` to finish the run.
+"""``fuchun resume CHECKPOINT``: finish the run a checkpoint stopped, with its options, inputs and output.
 
 The checkpoint of ``-o OUT`` is ``OUT.checkpoint.safetensors`` beside it
-(:func:`fuchun.run.checkpoint.checkpoint_path`). Every ``--checkpoint-every`` steps the picture so
-far goes to ``OUT`` and the checkpoint is renewed, both atomically, so even a killed
-process leaves a picture and a place to go on from; a finished run removes its checkpoint.
-Besides the engine's state, a checkpoint keeps what the command line needs to rebuild
-the run: the mode, the absolute input paths, the output and its bit depth.
+(:func:`fuchun.run.checkpoint.checkpoint_path`, kept by :class:`fuchun.cli.stylize.CheckpointWriter`).
+Besides the engine's state it keeps what the command line needs to rebuild the run: the mode,
+the absolute input paths, the output and its bit depth.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
-import pathlib
 import sys
-from typing import Any
 
-from fuchun.config.options import INITS
-from fuchun.errors import ImageError, ResumeError, Stopped
-from fuchun.io.write import write_image
-from fuchun.report.base import Reporter
-from fuchun.run.checkpoint import RunState, checkpoint_path, load_checkpoint, save_checkpoint
+from fuchun.cli.interrupts import Interrupts
+from fuchun.cli.stylize import run_command
+from fuchun.errors import ResumeError
+from fuchun.run.checkpoint import RunState, load_checkpoint
 
 
-def absolute_inputs(options: dict) -> dict:
-    """``options`` with mask and init-image paths made absolute (a checkpoint may resume elsewhere)."""
-    out = dict(options)
-    if out.get("masks"):
-        out["masks"] = tuple(os.path.abspath(m) for m in out["masks"])
-    if out.get("init") and out["init"] not in INITS:
-        out["init"] = os.path.abspath(out["init"])
-    return out
+def add_parsers(sub) -> None:
+    r = sub.add_parser("resume", help="finish a run that was stopped, from its checkpoint")
+    r.add_argument("checkpoint", help="the OUTPUT.checkpoint.safetensors file a stopped run left beside its output")
 
 
-def run_record(ns: argparse.Namespace) -> dict[str, Any]:
-    """What a checkpoint keeps of the command line besides the engine's state."""
-    content = getattr(ns, "content", None)
-    return {
-        "mode": ns.command,
-        "content": None if content is None else os.path.abspath(content),
-        "style": [os.path.abspath(s) for s in getattr(ns, "style", None) or []],
-        "style_blend": getattr(ns, "style_blend", None),
-        "output": os.path.abspath(ns.output),
-        "bit_depth": ns.bit_depth,
-    }
-
-
-class CheckpointWriter(Reporter):
-    """Keeps the latest picture at the output and the checkpoint beside it."""
-
-    def __init__(self, ns: argparse.Namespace, protect: list) -> None:
-        self.output, self.bit_depth, self.protect = pathlib.Path(ns.output), ns.bit_depth, protect
-        self.path = checkpoint_path(self.output)
-        self.record = run_record(ns)
-        self.failed = False
-
-    def checkpoint(self, state: RunState) -> None:
-        if self.failed:
-            return
-        try:
-            self.write(state, state.picture())
-        except (OSError, ImageError) as exc:  # the run goes on; the final write will say what is wrong
-            self.failed = True
-            print(f"fuchun: warning: no more checkpoints: {' '.join(str(exc).split())}", file=sys.stderr)
-
-    def write(self, state: RunState, picture) -> pathlib.Path:
-        """The picture to the output, then the checkpoint (OSError/ImageError if either fails)."""
-        write_image(picture, self.output, bit_depth=self.bit_depth, protect=self.protect)
-        return save_checkpoint(state, self.path, extra=self.record)
-
-    def stopped(self, stop: Stopped) -> None:
-        """Write the stopped run's picture and checkpoint, and say so in one line."""
-        if stop.state is None:
-            write_image(stop.image, self.output, bit_depth=self.bit_depth, protect=self.protect)
-            print(f"fuchun: stopped at step {stop.step} of {stop.steps}; wrote {self.output}", file=sys.stderr)
-            return
-        path = self.write(stop.state, stop.image)
+def command(ns: argparse.Namespace, interrupts: Interrupts) -> int:
+    """Finish the run a checkpoint stopped, with its options, inputs and output."""
+    run_ns, options, state = resume_namespace(ns.checkpoint)
+    if not options.get("quiet"):
         print(
-            f"fuchun: stopped at step {stop.step} of {stop.steps}; wrote the picture so far to {self.output} "
-            f"and a checkpoint: fuchun resume {path}",
+            f"fuchun: resuming {ns.checkpoint} at step {state.step} of {state.steps} "
+            f"(scale {state.scale + 1} of {len(state.sizes)}), writing {run_ns.output}",
             file=sys.stderr,
-            flush=True,
         )
-
-    def finished(self) -> None:
-        """The run is complete: its checkpoint is of no more use."""
-        self.path.unlink(missing_ok=True)
+    return run_command(run_ns, options, interrupts=interrupts, resume=state)
 
 
 def resume_namespace(path: str) -> tuple[argparse.Namespace, dict, RunState]:
@@ -113,6 +60,4 @@ def resume_namespace(path: str) -> tuple[argparse.Namespace, dict, RunState]:
 
 def _options(state: RunState) -> dict:
     """The state's config as keyword options (every field)."""
-    import dataclasses
-
     return {f.name: getattr(state.config, f.name) for f in dataclasses.fields(state.config)}

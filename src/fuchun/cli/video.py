@@ -14,6 +14,9 @@ import os
 import signal
 import sys
 
+from fuchun.api import picture_options
+from fuchun.cli.interrupts import Interrupts
+from fuchun.cli.options import add_config_options, add_style_blend, checked, config_options
 from fuchun.config.options import VideoConfig
 from fuchun.errors import Stopped, UsageError
 from fuchun.report.bar import BarReporter
@@ -22,7 +25,18 @@ from fuchun.report.base import MultiReporter
 HELP = "stylise a video without flicker: each frame from the previous one warped by optical flow (needs fuchun[video])"
 
 
-def add_video_options(parser: argparse.ArgumentParser, checked) -> None:
+def add_parsers(sub) -> None:
+    v = sub.add_parser("video", help=HELP, description=HELP)
+    v.add_argument("input", help="the video (any container FFmpeg reads)")
+    v.add_argument("style", nargs="+", help="style image(s)")
+    v.add_argument("-o", "--output", required=True, help="output video (.mp4, .mkv, .mov, .webm, .avi)")
+    v.add_argument("--config", metavar="FILE", help="read options from a TOML file (flags given here win)")
+    add_style_blend(v)
+    add_video_options(v)
+    add_config_options(v, "stylize")
+
+
+def add_video_options(parser: argparse.ArgumentParser) -> None:
     """One flag per :class:`VideoConfig` field (``checked`` wraps a value parser for argparse)."""
     group = parser.add_argument_group("video options")
     for f in dataclasses.fields(VideoConfig):
@@ -40,13 +54,13 @@ def video_settings(ns: argparse.Namespace) -> VideoConfig:
     return VideoConfig(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(VideoConfig)})
 
 
-def video_command(ns: argparse.Namespace, options: dict, *, interrupts=None) -> int:
+def command(ns: argparse.Namespace, interrupts: Interrupts) -> int:
     """Stylise ``ns.input`` into ``ns.output``, one progress line per frame."""
-    try:
+    try:  # PyAV and OpenCV: the video extra, loaded only for a video
         from fuchun.video.stylise import default_cache, stylise_video
     except ImportError as exc:
         raise UsageError(f'video needs its extra: pip install "fuchun[video]" ({exc})') from None
-    from fuchun.api import picture_options
+    options = config_options(ns)
 
     if os.path.abspath(ns.output) in {os.path.abspath(p) for p in [ns.input, *ns.style]}:
         raise UsageError(f"output '{ns.output}' is one of the inputs; name a new file")

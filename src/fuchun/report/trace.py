@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from fuchun import __version__
 from fuchun.config.options import Config
 from fuchun.errors import TraceError, one_line
 from fuchun.io.atomic import write_or_raise
@@ -55,7 +56,45 @@ def config_dict(cfg: Config) -> dict[str, Any]:
     return _jsonable(dataclasses.asdict(cfg))
 
 
-class TraceReporter(Reporter):
+class LossLog(Reporter):
+    """The loss of every step of a run, term by term, and their plot (safe to draw while the run goes on)."""
+
+    def __init__(self) -> None:
+        self.info: RunInfo | None = None
+        self.records: list[dict[str, Any]] = []
+        self.heading = "fuchun"  # the plot's title, before its step count
+
+    def start(self, info: RunInfo) -> None:
+        self.info = info
+
+    def step(self, progress: Progress) -> None:
+        self.records.append(
+            {
+                "step": progress.step,
+                "scale": progress.scale,
+                "size": list(progress.size),
+                "loss": _number(progress.loss),
+                "terms": {k: _number(v) for k, v in progress.terms.items()},
+                "elapsed": round(progress.elapsed, 6),
+            }
+        )
+
+    def plot(self, *, size: tuple[int, int] = (960, 540)) -> Image.Image:
+        """The loss curves of the recorded steps."""
+        records = list(self.records)  # the run may append to it meanwhile
+        names = list(dict.fromkeys(k for r in records for k in r["terms"]))
+        curves = {n: [r["terms"].get(n) for r in records] for n in names}
+        curves["total"] = [r["loss"] for r in records]
+        breaks, seen = [], set()
+        for r in records:
+            if r["scale"] not in seen:
+                seen.add(r["scale"])
+                breaks.append((r["step"], f"scale {r['scale']} · {r['size'][0]}x{r['size'][1]}"))
+        title = f"{self.heading} · {len(records)} steps"
+        return loss_plot([r["step"] for r in records], curves, breaks=breaks, title=title, size=size)
+
+
+class TraceReporter(LossLog):
     """Records a run's steps and snapshots; :meth:`finish` writes the three trace files."""
 
     def __init__(
@@ -69,33 +108,25 @@ class TraceReporter(Reporter):
         extra: dict[str, Any] | None = None,
         snapshots: int = SNAPSHOTS,
     ) -> None:
+        super().__init__()
         self.directory = prepare_directory(directory)
         self.mode, self.config, self.output, self.extra = mode, config, output, dict(extra or {})
         self.inputs = {role: _describe(paths) for role, paths in inputs.items() if paths}
         self.snapshots = snapshots
-        self.info: RunInfo | None = None
-        self.records: list[dict[str, Any]] = []
         self.tiles: list[tuple[Image.Image, str]] = []
         self.warnings: list[str] = []
         self.snap_at: set[int] = set()
         self.started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         self.t0 = time.perf_counter()
+        self.heading = f"fuchun {mode}"
 
     def start(self, info: RunInfo) -> None:
-        self.info = info
+        super().start(info)
         self.snap_at = snapshot_steps(sum(info.steps), self.snapshots)
+        self.heading = f"fuchun {self.mode} · {info.backbone} on {info.device}, {info.precision}"
 
     def step(self, progress: Progress) -> None:
-        self.records.append(
-            {
-                "step": progress.step,
-                "scale": progress.scale,
-                "size": list(progress.size),
-                "loss": _number(progress.loss),
-                "terms": {k: _number(v) for k, v in progress.terms.items()},
-                "elapsed": round(progress.elapsed, 6),
-            }
-        )
+        super().step(progress)
         if progress.step in self.snap_at:
             label = f"step {progress.step} · scale {progress.scale} ({progress.size[0]}x{progress.size[1]})"
             self.tiles.append((_thumbnail(progress.image[0]), label))
@@ -110,17 +141,16 @@ class TraceReporter(Reporter):
             h, w = image.shape[-2:]
             tiles.append((_thumbnail(image), f"{'last good' if error else 'final'} · {w}x{h}"))
         record = self.record(error=error)
+        title = f"{self.heading} · {len(self.records)} steps"
         if self.records:
             write_or_raise(self.directory / PLOT_FILE, _png(self.plot()), error=TraceError)
         if tiles:
-            sheet = contact_sheet(tiles, cell=THUMBNAIL, title=self._title())
+            sheet = contact_sheet(tiles, cell=THUMBNAIL, title=title)
             write_or_raise(self.directory / SHEET_FILE, _png(sheet), error=TraceError)
         write_or_raise(self.directory / TRACE_FILE, dumps(record).encode(), error=TraceError)
 
     def record(self, *, error: BaseException | None = None) -> dict[str, Any]:
         """The content of ``trace.json``."""
-        from fuchun import __version__
-
         info = self.info
         cfg = info.config if info is not None else self.config.resolved()
         out: dict[str, Any] = {
@@ -128,9 +158,9 @@ class TraceReporter(Reporter):
             "torch": torch.__version__,
             "started": self.started,
             "mode": self.mode,
-            # the engine never sees the command line's reporting options: this reporter's config has them
-            "options": {**config_dict(cfg), **{k: getattr(self.config, k) for k in ("quiet", "save_every", "trace")}},
-            **self.extra,
+            # the engine never sees the command line's reporting options: they come with the extra record
+            "options": {**config_dict(cfg), "trace": self.config.trace, **self.extra.get("options", {})},
+            **{k: v for k, v in self.extra.items() if k != "options"},
             "inputs": self.inputs,
             "output": None if self.output is None else str(self.output),
         }
@@ -148,24 +178,6 @@ class TraceReporter(Reporter):
         if error is not None:
             out["error"] = one_line(error) or type(error).__name__
         return out
-
-    def plot(self, *, size: tuple[int, int] = (960, 540)) -> Image.Image:
-        """The loss curves of the recorded steps (safe to call while the run goes on)."""
-        records = list(self.records)  # the run may append to it meanwhile
-        names = list(dict.fromkeys(k for r in records for k in r["terms"]))
-        curves = {n: [r["terms"].get(n) for r in records] for n in names}
-        curves["total"] = [r["loss"] for r in records]
-        breaks, seen = [], set()
-        for r in records:
-            if r["scale"] not in seen:
-                seen.add(r["scale"])
-                breaks.append((r["step"], f"scale {r['scale']} · {r['size'][0]}x{r['size'][1]}"))
-        return loss_plot([r["step"] for r in records], curves, breaks=breaks, title=self._title(), size=size)
-
-    def _title(self) -> str:
-        info = self.info
-        machine = f" · {info.backbone} on {info.device}, {info.precision}" if info is not None else ""
-        return f"fuchun {self.mode}{machine} · {len(self.records)} steps"
 
 
 def dumps(record: dict[str, Any]) -> str:

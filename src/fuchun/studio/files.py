@@ -50,6 +50,7 @@ class JobFiles:
         prune(workdir)
         root = workdir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         (root / "inputs").mkdir(parents=True)
+        (root / "out").mkdir()
         return cls(root)
 
     @property
@@ -75,20 +76,13 @@ class JobFiles:
             self.masks.append(path)
         return self.masks
 
-    def trace_inputs(self) -> dict[str, object]:
-        """The inputs as the trace records them (each with its SHA-256)."""
-        out: dict[str, object] = {"content": self.content, "style": list(self.styles) or None}
-        if self.init is not None:
-            out["init"] = self.init
-        if self.masks:
-            out["masks"] = list(self.masks)
-        return out
-
     def write_results(self, image: torch.Tensor) -> list[pathlib.Path]:
-        """The picture as PNG, 16-bit PNG and JPEG (through fuchun's one image writer)."""
+        """The picture as PNG (the run wrote it), 16-bit PNG and JPEG (through fuchun's one image writer)."""
         out = self.result_png.parent
-        out.mkdir(exist_ok=True)
-        return [write_image(image, out / name, bit_depth=depth) for name, depth in RESULT_FILES.items()]
+        return [
+            path if path == self.result_png else write_image(image, path, bit_depth=depth)
+            for path, depth in ((out / name, depth) for name, depth in RESULT_FILES.items())
+        ]
 
     def write_bundle(self, command: str) -> pathlib.Path:
         """A zip of the trace, the inputs and the command line that reproduces the run."""

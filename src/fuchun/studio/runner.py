@@ -1,7 +1,8 @@
 """One studio render: the engine in a thread, its previews and progress handed to the page.
 
-The run itself is :func:`fuchun.api.render`, exactly as on the command line, with a
-:class:`PreviewReporter` beside the trace reporter. The reporter keeps only the latest
+The run itself is :func:`fuchun.api.render`, exactly as on the command line (it writes the
+picture and the trace into the job's folder), with a :class:`PreviewReporter` and the loss log
+of the page's curve beside it. The reporter keeps only the latest
 preview (memory stays flat however fast the steps come) and answers ``should_stop`` from
 the job's own Stop flag, so one visitor's Stop ends only their run; the engine then raises
 :class:`fuchun.errors.Stopped` with the picture so far, which becomes the result.
@@ -21,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from fuchun.api import make_config, render
+from fuchun.api import render
 from fuchun.errors import FuchunError, Stopped
 from fuchun.report.base import MultiReporter, Progress, Reporter, RunInfo
-from fuchun.report.trace import TraceReporter
+from fuchun.report.trace import LossLog
 from fuchun.studio.files import JobFiles
 
 log = logging.getLogger("fuchun.studio")
@@ -150,14 +151,7 @@ class RenderJob:
     ) -> None:
         self.mode, self.options, self.files, self.blend = mode, options, files, blend
         self.reporter = PreviewReporter(stop, preview=preview)
-        self.trace = TraceReporter(
-            files.trace_dir,
-            mode=mode,
-            config=make_config(mode, **options),
-            inputs=files.trace_inputs(),
-            output=files.result_png,
-            extra={"bit_depth": 8, "style_blend": blend},
-        )
+        self.losses = LossLog()  # the page's loss curve
         self.outcome: Outcome | None = None
         self.plot_seconds = 0.0  # CPU time spent drawing loss curves for the page
         self.thread = threading.Thread(target=self._run, name="fuchun-render", daemon=True)
@@ -173,7 +167,9 @@ class RenderJob:
                 content=self.files.content,
                 style=self.files.styles or None,
                 style_blend=self.blend,
-                reporter=MultiReporter(self.reporter, self.trace),
+                reporter=MultiReporter(self.reporter, self.losses),
+                output=self.files.result_png,
+                trace=str(self.files.trace_dir),
                 **self.options,
             )
             self.outcome = Outcome(image, "done")
@@ -200,14 +196,14 @@ class RenderJob:
                 break
             self.reporter.changed.clear()
             plot = None
-            if self.reporter.enabled and time.monotonic() - last_plot >= plot_interval and self.trace.records:
+            if self.reporter.enabled and time.monotonic() - last_plot >= plot_interval and self.losses.records:
                 plot, last_plot = self.plot(), time.monotonic()
             preview = self.reporter.preview if self.reporter.preview_step != shown else None
             shown = self.reporter.preview_step
             yield Frame(self.reporter.snapshot, preview, plot, cost=self.cost)
             time.sleep(interval)
         self.thread.join()
-        plot = self.plot() if self.reporter.enabled and self.trace.records else None
+        plot = self.plot() if self.reporter.enabled and self.losses.records else None
         yield Frame(self.reporter.snapshot, self.reporter.preview, plot, self.outcome, cost=self.cost)
 
     @property
@@ -217,6 +213,6 @@ class RenderJob:
     def plot(self) -> Image.Image:
         """The loss curve so far, small enough for the page."""
         t0 = time.thread_time()
-        image = self.trace.plot(size=PLOT_SIZE)
+        image = self.losses.plot(size=PLOT_SIZE)
         self.plot_seconds += time.thread_time() - t0
         return image

@@ -175,10 +175,8 @@ class Studio:
     def finish(self, job: RenderJob, outcome: Outcome, command: str, settings: Settings) -> Result:
         """Write the downloads of a run that ended (done or stopped) and describe it."""
         if outcome.image is None:
-            job.trace.finish(error=RuntimeError(outcome.message))
             return Result(outcome.message, failed=True, settings=settings)
         files = job.files.write_results(outcome.image)
-        job.trace.finish(image=outcome.image)
         files.append(job.files.write_bundle(command))
         w, h = outcome.image.shape[-1], outcome.image.shape[-2]
         message = f"{outcome.message}: {w}x{h} px" + "".join(f"; {text}" for text in job.reporter.warnings)
