@@ -33,7 +33,7 @@ from fuchun.config.presets import FUCHUN_SHIFTS, SIX_SHIFTS
 from fuchun.io.read import read_image, resize_image
 from fuchun.io.write import to_pil, write_image
 from fuchun.losses import shifted_gram
-from fuchun.quality.metrics import autocorrelation_error
+from fuchun.quality.measures import autocorrelation_error
 from fuchun.report.plot import contact_sheet
 
 TEXTURES = ("texture/sw-pattern.png", "texture/floral-tapestry.png")

@@ -163,11 +163,11 @@ def test_eval_prints_the_measures(tmp_path, monkeypatch, tiny_net, photo, painti
     result = json.loads(capsys.readouterr().out)
     assert result["structure"] == pytest.approx(1.0)
     assert set(result["style_distance"]) == {*measures.STYLE_LAYERS, "mean"} and result["style_distance"]["mean"] > 0
-    assert result["colour_lab"] > 0 and math.isfinite(result["colour_lab"])
+    assert result["colour_distance"] > 0 and math.isfinite(result["colour_distance"])
     assert main(["eval", str(out), "--content", str(content), "--style", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert any(line.split() == ["structure", "luma", "1"] for line in lines)
-    assert any(line.split() == ["colour_lab", "lab", "0"] for line in lines)
+    assert any(line.split() == ["colour_distance", "lab", "0"] for line in lines)
     assert any(line.split() == ["style_distance", "mean", "0"] for line in lines)
 
 

@@ -1,4 +1,4 @@
-"""Tests for fuchun.quality.metrics: zero at identity, known values, unequal sizes, and ``fuchun eval``."""
+"""Tests of fuchun.quality.measures: its report and distances, zero at identity, known values, ``fuchun eval``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import torch
 from PIL import Image
 
 from fuchun.cli.parser import main
+from fuchun.losses.terms import GATYS_STYLE
 from fuchun.net.features import VGGFeatures
-from fuchun.quality import metrics
+from fuchun.quality import measures as metrics
 from fuchun.run import engine
 
 TINY_WIDTHS = (4, 4, 8, 8, 8)
@@ -46,20 +47,19 @@ def net() -> VGGFeatures:
 def test_identical_images_give_zero(net):
     image = _image(40, 48, 0)
     result = metrics.evaluate(net, image, content=image, style=image)
-    assert result["content"] == 0.0
+    assert result["content"] == 0.0 and result["structure"] == pytest.approx(1.0)
     assert all(v == 0.0 for v in result["gram"].values())
-    assert all(v == 0.0 for v in result["wasserstein"].values())
-    assert result["colour"] == 0.0
-    assert result["colour_frechet"] == pytest.approx(0.0, abs=1e-9)
+    assert all(v == 0.0 for v in result["style_distance"].values())
+    assert result["colour_distance"] == 0.0
     assert metrics.autocorrelation_error(image, image, offsets=(4, 8)) == 0.0
 
 
 def test_different_images_give_positive_distances(net):
     image, other = _image(40, 48, 0), _image(40, 48, 1) * 0.5
     result = metrics.evaluate(net, image, content=other, style=other)
-    assert result["content"] > 0
-    assert min(result["gram"].values()) > 0 and min(result["wasserstein"].values()) > 0
-    assert result["colour"] > 0 and result["colour_frechet"] > 0
+    assert result["content"] > 0 and result["structure"] < 1
+    assert min(result["gram"].values()) > 0 and min(result["style_distance"].values()) > 0
+    assert result["colour_distance"] > 0
     assert metrics.autocorrelation_error(image, _stripes(40, 48, period=8), offsets=(4, 8)) == pytest.approx(
         0.5, abs=0.05
     )  # noise ≈ 0; stripes 0 and 1
@@ -68,12 +68,12 @@ def test_different_images_give_positive_distances(net):
 def test_evaluate_keys_and_means(net):
     image = _image(36, 36, 0)
     result = metrics.evaluate(net, image, style=_image(40, 52, 1))
-    assert set(result) == {"gram", "wasserstein", "colour", "colour_frechet"}
-    assert list(result["gram"]) == [*metrics.GRAM_LAYERS, "mean"]
-    assert result["wasserstein"]["mean"] == pytest.approx(
-        np.mean([result["wasserstein"][layer] for layer in metrics.WASSERSTEIN_LAYERS])
+    assert set(result) == {"gram", "style_distance", "colour_distance"}
+    assert list(result["gram"]) == [*GATYS_STYLE, "mean"]
+    assert result["style_distance"]["mean"] == pytest.approx(
+        np.mean([result["style_distance"][layer] for layer in metrics.STYLE_LAYERS])
     )
-    assert set(metrics.evaluate(net, image, content=image)) == {"content"}
+    assert set(metrics.evaluate(net, image, content=image)) == {"content", "structure"}
     with pytest.raises(ValueError, match="content image, a style image"):
         metrics.evaluate(net, image)
 
@@ -81,18 +81,16 @@ def test_evaluate_keys_and_means(net):
 def test_functions_agree_with_evaluate(net):
     image, content, style = _image(36, 40, 0), _image(50, 44, 1), _image(44, 60, 2)
     result = metrics.evaluate(net, image, content=content, style=style)
-    assert metrics.content_distance(net, image, content) == pytest.approx(result["content"], rel=1e-6)
-    gram = metrics.gram_distances(net, image, style)
-    assert gram == pytest.approx({k: v for k, v in result["gram"].items() if k != "mean"}, rel=1e-6)
-    wass = metrics.wasserstein_distances(net, image, style, layers=("relu2_1",))
-    assert wass["relu2_1"] == pytest.approx(result["wasserstein"]["relu2_1"], rel=1e-6)
-    assert metrics.colour_distance(image, style) == pytest.approx(result["colour"])
+    assert metrics.style_distances(net, image, style) == pytest.approx(result["style_distance"], rel=1e-6)
+    assert metrics.structure_kept(image, content) == pytest.approx(result["structure"])
+    assert metrics.colour_distance(image, style) == pytest.approx(result["colour_distance"])
 
 
 def test_content_is_resized_to_the_image(net):
     content = _image(32, 40, 3)
     big = torch.nn.functional.interpolate(content[None], scale_factor=2, mode="nearest")[0]
-    assert metrics.content_distance(net, content, big) < metrics.content_distance(net, content, _image(64, 80, 4))
+    near = metrics.evaluate(net, content, content=big)["content"]
+    assert near < metrics.evaluate(net, content, content=_image(64, 80, 4))["content"]
 
 
 # --------------------------------------------------------------------------- Wasserstein-1
@@ -131,17 +129,11 @@ def test_w1_against_numpy_cdf_integral():
 
 def test_unequal_pixel_counts_work(net):
     image, style = _image(36, 44, 0), _image(52, 60, 1)
-    wass = metrics.wasserstein_distances(net, image, style)
-    assert set(wass) == set(metrics.WASSERSTEIN_LAYERS) and all(v > 0 for v in wass.values())
+    distances = metrics.style_distances(net, image, style)
+    assert set(distances) == {*metrics.STYLE_LAYERS, "mean"} and all(v > 0 for v in distances.values())
     tiled = style.repeat(1, 2, 2)  # same distributions at four times the pixels: W1 unchanged
     assert metrics.colour_distance(image, tiled) == pytest.approx(metrics.colour_distance(image, style), rel=1e-5)
     assert metrics.colour_distance(style, tiled) < 1e-6
-
-
-def test_colour_frechet_of_a_shift():
-    image = _image(20, 30, 0)
-    shifted = image + torch.tensor([0.1, -0.2, 0.0])[:, None, None]
-    assert metrics.colour_frechet(image, shifted) == pytest.approx(0.05, rel=1e-4)  # 0.1² + 0.2², same covariance
 
 
 def test_bad_image_shape_raises(net):
@@ -206,20 +198,16 @@ def test_eval_prints_json(tmp_path, tiny_eval, capsys):
     style = _save(_image(70, 50, 2), tmp_path / "style.png")
     assert main(["eval", out, "--content", content, "--style", style, "--json", "--device", "cpu"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"content", "gram", "wasserstein", "colour", "colour_frechet"} | {
-        "structure",
-        "style_distance",
-        "colour_lab",
-    }
-    assert set(result["gram"]) == {*metrics.GRAM_LAYERS, "mean"}
+    assert set(result) == {"content", "structure", "gram", "style_distance", "colour_distance"}
+    assert set(result["gram"]) == {*GATYS_STYLE, "mean"}
 
 
 def test_eval_prints_a_table(tmp_path, tiny_eval, capsys):
     out = _save(_image(40, 56, 0), tmp_path / "out.png")
     assert main(["eval", out, "--style", out, "--size", "48", "--device", "cpu"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["metric", "layer", "value"]
-    assert any(line.split()[:2] == ["wasserstein", "mean"] and float(line.split()[2]) == 0 for line in lines)
+    assert lines[0].split() == ["measure", "layer", "value"]
+    assert any(line.split()[:2] == ["style_distance", "mean"] and float(line.split()[2]) == 0 for line in lines)
 
 
 @pytest.mark.parametrize(
@@ -250,4 +238,4 @@ def test_eval_with_real_weights(tmp_path, examples_dir, capsys, real_weights):
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["content"] == pytest.approx(0.0, abs=1e-3)  # the photo against itself (resize only)
-    assert 0 < result["wasserstein"]["mean"] and 0 < result["gram"]["mean"] and 0 < result["colour"] < 1
+    assert 0 < result["style_distance"]["mean"] and 0 < result["gram"]["mean"] and 0 < result["colour_distance"]

@@ -9,8 +9,7 @@ from fuchun.cli.interrupts import Interrupts
 from fuchun.cli.options import checked
 from fuchun.config.options import BACKBONE_NAMES, DEVICES, Config
 from fuchun.config.parse import side
-from fuchun.quality.measures import quality
-from fuchun.quality.metrics import evaluate, format_table, read_images
+from fuchun.quality.measures import evaluate, format_table, read_images
 from fuchun.report.base import Reporter
 from fuchun.run.engine import load_network
 from fuchun.run.machine import pick_machine
@@ -35,6 +34,6 @@ def command(ns: argparse.Namespace, interrupts: Interrupts) -> int:
     images = read_images(ns.output, content=ns.content, style=ns.style, size=ns.size)  # fail fast, before the network
     cfg = Config(backbone=ns.backbone, device=ns.device, precision="fp32").resolved()
     net, _ = load_network(cfg, pick_machine(cfg.device, cfg.precision), Reporter())
-    result = {**evaluate(net, **images), **quality(net, **images)}
+    result = evaluate(net, **images)
     print(json.dumps(result, indent=2) if ns.json else format_table(result))
     return 0

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from fuchun.io.read import resize_image
+from fuchun.numeric import sym_power
 
 COLOUR_EPS = 1e-5  # added to the style covariance's diagonal before the inverse square root
 
@@ -91,12 +92,6 @@ def _mean_cov(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, centred @ centred.T / x.shape[1]
 
 
-def _sym_power(matrix: torch.Tensor, power: float) -> torch.Tensor:
-    """``matrix`` ** ``power`` of a symmetric positive-definite matrix, via its eigenvectors."""
-    values, vectors = torch.linalg.eigh(matrix)
-    return vectors @ torch.diag(values.clamp_min(1e-12) ** power) @ vectors.T
-
-
 def match_colour(style: torch.Tensor, content: torch.Tensor, *, eps: float = COLOUR_EPS) -> torch.Tensor:
     """``style`` with the pixel mean and covariance of ``content``: x' = A (x − μ_s) + μ_c; not clamped.
 
@@ -106,7 +101,9 @@ def match_colour(style: torch.Tensor, content: torch.Tensor, *, eps: float = COL
     """
     mu_s, cov_s = _mean_cov(style)
     mu_c, cov_c = _mean_cov(content)
-    a = _sym_power(cov_c, 0.5) @ _sym_power(cov_s + eps * torch.eye(3, dtype=torch.float64), -0.5)
+    a = sym_power(cov_c, 0.5, floor=1e-12) @ sym_power(
+        cov_s + eps * torch.eye(3, dtype=torch.float64), -0.5, floor=1e-12
+    )
     x = style.reshape(3, -1).to(torch.float64)  # (3, H·W)
     out = a @ (x - mu_s[:, None]) + mu_c[:, None]
     return out.reshape(style.shape).to(style.dtype)

@@ -30,6 +30,7 @@ from torch import nn
 from fuchun.controls.colour import luminance
 from fuchun.io.read import read_image
 from fuchun.net.features import VGGFeatures
+from fuchun.numeric import blur, gaussian_kernel
 
 
 def read_mask(source: Any) -> torch.Tensor:
@@ -73,16 +74,9 @@ def feather(mask: torch.Tensor, *, sigma: float) -> torch.Tensor:
     """
     if sigma <= 0:
         return mask.clone()
-    radius = max(1, math.ceil(3 * sigma))
-    x = torch.arange(-radius, radius + 1, dtype=mask.dtype, device=mask.device)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-
-    def blur(m: torch.Tensor) -> torch.Tensor:  # (1, 1, H, W) separable, zero padding
-        m = F.conv2d(m, kernel.view(1, 1, 1, -1), padding=(0, radius))
-        return F.conv2d(m, kernel.view(1, 1, -1, 1), padding=(radius, 0))
-
-    return (blur(mask[None]) / blur(torch.ones_like(mask[None])))[0].clamp(0, 1)
+    kernel = gaussian_kernel(sigma, max(1, math.ceil(3 * sigma)), dtype=mask.dtype, device=mask.device)
+    blurred = blur(mask[None], kernel, padding="zeros")
+    return (blurred / blur(torch.ones_like(mask[None]), kernel, padding="zeros"))[0].clamp(0, 1)
 
 
 def fit_masks(masks: list[torch.Tensor] | None, size: tuple[int, int], *, sigma: float) -> list[torch.Tensor] | None:

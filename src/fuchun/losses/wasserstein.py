@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from fuchun.losses._common import EPS, exact, flat, normalised_weights
+from fuchun.numeric import sym_power, symmetric_eigh
 
 RIDGE = 1e-2  # floor of the eigenvalues, as a share of the style's mean variance per channel
 
@@ -48,31 +49,12 @@ def covariance(mean: torch.Tensor, moment: torch.Tensor) -> torch.Tensor:
     return moment - mean.unsqueeze(-1) * mean.unsqueeze(-2)
 
 
-def _eigh(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eigenvalues and eigenvectors of the symmetric part of ``a``; float64 where float32 fails to converge."""
-    sym = (a + a.transpose(-2, -1)) / 2
-    try:
-        return torch.linalg.eigh(sym)
-    except torch.linalg.LinAlgError:
-        vals, vecs = torch.linalg.eigh(sym.double())
-        return vals.to(a.dtype), vecs.to(a.dtype)
-
-
-def sqrtm_psd(a: torch.Tensor, *, floor: float = 0.0) -> torch.Tensor:
-    """The symmetric square root of symmetric PSD matrices (..., C, C), eigenvalues floored at ``floor``.
-
-    Taken in float64 (it is computed once per target) and returned in ``a``'s dtype.
-    """
-    vals, vecs = _eigh(a.double())
-    return ((vecs * vals.clamp_min(floor).sqrt().unsqueeze(-2)) @ vecs.transpose(-2, -1)).to(a.dtype)
-
-
 class _TraceSqrt(torch.autograd.Function):
     """tr(A^½) of symmetric PSD (..., C, C) -> (...), with gradient ½ A^-½ (eigenvalues floored)."""
 
     @staticmethod
     def forward(ctx, a: torch.Tensor, floor: float) -> torch.Tensor:
-        vals, vecs = _eigh(a)
+        vals, vecs = symmetric_eigh(a)
         root = vals.clamp_min(floor).sqrt()  # (..., C)
         ctx.save_for_backward(root, vecs)
         return root.sum(-1)
@@ -95,7 +77,7 @@ def gaussian_w2(
     mean: torch.Tensor, cov: torch.Tensor, target_mean: torch.Tensor, target_cov: torch.Tensor, *, floor: float = 0.0
 ) -> torch.Tensor:
     """Squared W2 between N(mean, cov) and N(target_mean, target_cov): (B, C), (B, C, C) -> (B,)."""
-    root = sqrtm_psd(target_cov, floor=floor)
+    root = sym_power(target_cov, 0.5, floor=floor)
     cross = trace_sqrt(root @ cov @ root, floor=floor * floor)
     traces = cov.diagonal(dim1=-2, dim2=-1).sum(-1) + target_cov.diagonal(dim1=-2, dim2=-1).sum(-1)
     return (mean - target_mean).pow(2).sum(-1) + traces - 2 * cross
@@ -117,7 +99,7 @@ class WassersteinLoss(nn.Module):
         self.floor = float(RIDGE * cov.diagonal(dim1=-2, dim2=-1).sum(-1).max() / channels) + EPS
         self.register_buffer("mean", mean)
         self.register_buffer("cov", cov)
-        self.register_buffer("root", sqrtm_psd(cov, floor=self.floor))
+        self.register_buffer("root", sym_power(cov, 0.5, floor=self.floor))
         self.register_buffer("scale", moment.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(EPS))  # E‖f_s‖² (1,)
         self.register_buffer("mask", None if mask is None else exact(mask.detach()))
 
