@@ -14,13 +14,13 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
+import torch
+
 from fuchun.batch.jobs import BatchJob
 from fuchun.batch.worker import JobResult, execute
 
 
 def _start_worker(threads: int) -> None:
-    import torch
-
     torch.set_num_threads(threads)
 
 

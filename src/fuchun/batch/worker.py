@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from fuchun.api import make_config, render
 from fuchun.batch.jobs import BatchJob
+from fuchun.config.options import VideoConfig
 from fuchun.errors import one_line
 from fuchun.net.features import VGGFeatures
 from fuchun.report.base import Reporter
@@ -42,8 +44,6 @@ def worker_name() -> str:
 
 def network_for(options: dict[str, Any]) -> VGGFeatures:
     """This process's network for a job's options, loaded on first use."""
-    from fuchun.api import make_config
-
     cfg = make_config("stylize", **options).resolved()
     key = (cfg.backbone, cfg.weights, cfg.pooling, cfg.device, cfg.precision)
     if key not in _NETWORKS:
@@ -55,18 +55,13 @@ def make_output(job: BatchJob, target: str | os.PathLike) -> None:
     """Make ``job``'s picture or video and write it (atomically) to ``target``."""
     net = network_for(job.options)
     if job.is_video:
-        from fuchun.config.options import VideoConfig
-        from fuchun.video.stylise import stylise_video
+        from fuchun.video.stylise import stylise_video  # PyAV and OpenCV: the video extra, for videos only
 
         # the frames wait beside the output (a rerun resumes them) and go once it is written
         video = VideoConfig(**job.video)
         stylise_video(job.content, list(job.styles), target, options=job.options, video=video, net=net)
         return
-    from fuchun.api import render
-    from fuchun.io.write import write_image
-
-    image = render("stylize", content=job.content, style=list(job.styles), net=net, **job.options)
-    write_image(image, target, protect=[job.content, *job.styles])
+    render("stylize", content=job.content, style=list(job.styles), net=net, output=target, **job.options)
 
 
 def execute(job: BatchJob, target: str | os.PathLike | None = None) -> JobResult:

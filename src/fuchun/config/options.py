@@ -187,9 +187,8 @@ class Config(TermOptions):
 class VideoConfig:
     """A video's own settings (``fuchun video``); each frame's picture takes :class:`Config`'s."""
 
-    # Ruder et al. 2016 weigh the temporal term 200 against content 1 on 0..255 pixels; on fuchun's
-    # relative losses and [0, 1] pixels, 100 makes consecutive frames agree several times better
-    # than independent frames at the same style distance (benchmarks/temporal.py)
+    # Ruder et al. 2016 weigh the temporal term 200 against content 1 on 0..255 pixels; fuchun's
+    # losses are relative errors on [0, 1] pixels (benchmarks/temporal.py measures this weight)
     temporal_weight: float = opt(
         100.0,
         "weight of the temporal loss towards the previous frame warped by optical flow (0: off)",
@@ -234,9 +233,8 @@ class BatchConfig:
 
 # What each mode changes before the user's options apply (the user's options win).
 MODE_DEFAULTS = {
-    # from the content image, the picture's layout is there from the start: one coarse scale
-    # at 1/√2 of 512 px and fewer steps suffice (benchmarks/speed.py: 362 → 512 px with 200
-    # steps beats 300 single-scale fp32 steps on the Gatys score in under a quarter of the time)
+    # from the content image the picture's layout is there from the start: one coarse level at
+    # 1/√2 of 512 px and fewer steps (benchmarks/speed.py compares it with a single level)
     "stylize": {"coarsest": 362, "steps": 200},
     # style only, from noise: texture synthesis (Gatys et al. 2015, "Texture Synthesis Using CNNs")
     "texture": {"init": "noise"},

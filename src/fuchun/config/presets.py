@@ -15,12 +15,10 @@ from fuchun.losses.terms import term_options
 # as costly as one Gram matrix. This table is a public reimplementation's, not Berger & Memisevic's
 # own settings.
 BERGER_SHIFTS = {"relu1_1": (4, 8, 16, 32, 64), "relu2_1": (4, 8, 16, 32), "relu3_1": (4, 8, 16), "relu4_1": (4, 8)}
-# the fuchun preset's shifts: two long spans (16 and 64 px) at relu1_1. In benchmarks/long_range.py (160 px,
-# 120 steps, 2 seeds), on statistics no variant optimises (autocorrelation at 12-56 px offsets,
-# shifted Grams at relu1_2 ... relu4_3) it helps less than 6 shifts on a regular pattern
-# (autocorrelation error -8% vs -18%) and more on a tapestry (-30% vs -17%).
+# the fuchun preset's shifts: two long spans (16 and 64 px) at relu1_1 (benchmarks/long_range.py
+# compares them with SIX_SHIFTS and BERGER_SHIFTS on statistics no variant optimises)
 FUCHUN_SHIFTS = {"relu1_1": (16, 64)}
-# the previous default, kept for comparison in the benchmarks
+# six (layer, δ) pairs from relu1_1 to relu3_1, a comparison in benchmarks/long_range.py
 SIX_SHIFTS = {"relu1_1": (16, 64), "relu2_1": (16, 32), "relu3_1": (8, 16)}
 ARTICLE_STYLE = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 
@@ -30,12 +28,8 @@ _BASE = {**{o.name: o.base for o in term_options() if o.preset}, "style_pull": 0
 # the weight of the content term against the W2 style's 5 (--strength scales it)
 PAINT_CONTENT = 0.7
 # the photo's edges as a second content layer: relu2_1 at 0.35 of relu4_2's weight (Gatys et al.
-# 2015 reconstruct a photo almost exactly from the early layers). In benchmarks/quality.py at 256 px
-# on 16 pairs, relu4_2 alone let W2 paint dark stroke texture over the flat parts of some photos
-# and keep structure up to 0.10 below gatys' (Golden Gate + The Scream); a cap on the style pull
-# (fuchun.run.balance) held the far pairs' layout but also kept out their style (Chicago + Mondrian,
-# pull 663: style distance 0.285 at a cap of 64, 0.218 at 256, gatys 0.200). With the anchor and
-# no cap every pair keeps structure within 0.05 of gatys' at a lower style distance
+# 2015 reconstruct a photo almost exactly from the early layers), which keeps W2 from painting
+# stroke texture over the photo's flat areas (docs/decisions.md)
 PAINT_ANCHOR = {"content_layers": ("relu2_1", "relu4_2"), "content_layer_weights": (0.35, 1.0)}
 _PAINT = {**_BASE, "style_weight": 0.0, "w2_weight": 5.0, "content_weight": PAINT_CONTENT, **PAINT_ANCHOR}
 
@@ -48,7 +42,7 @@ PRESETS = MappingProxyType(
         "berger": {**_BASE, "shift_weight": 5.0, "shifts": BERGER_SHIFTS},
         # + exact histogram loss (Risser et al. 2017)
         "risser": {**_BASE, "hist_weight": 5.0},
-        # everything combined, with total variation: the previous default
+        # every term of the article combined, with total variation
         "fuchun": {**_BASE, "shift_weight": 5.0, "shifts": FUCHUN_SHIFTS, "hist_weight": 5.0, "tv_weight": 10.0},
         # Gaussian Wasserstein-2 style (Mroueh 2019; Kalischek et al. 2021) at the Gatys layers,
         # instead of the Gram loss, with the content weight of PAINT_CONTENT: the default

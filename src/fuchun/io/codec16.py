@@ -7,11 +7,9 @@ to 8 bits and cannot write them. Those files go through two well-kept libraries 
   uncompressed, LZW, deflate, PackBits: what Lightroom and darktable export), with
   ``imagecodecs`` for the compressions, and writes deflate-compressed 16-bit RGB.
 - PNG: ``imagecodecs``' libpng binding reads (every filter, interlaced, tRNS colour key)
-  and writes 16-bit PNG. It replaced fuchun's own PNG decoder (numpy, non-interlaced
-  only): libpng is C, covers more files, and imagecodecs is installed anyway for TIFF's
-  LZW. The others were weighed: imageio reads PNG through Pillow (8 bits again), pypng is
-  pure Python, and OpenCV (exact 16-bit PNG) would be a second large binary wheel doing
-  what imagecodecs already does.
+  and writes 16-bit PNG: libpng is C and covers every file, and imagecodecs is installed
+  anyway for TIFF's LZW (imageio reads PNG through Pillow, at 8 bits again; pypng is pure
+  Python; OpenCV would be a second large binary wheel doing the same).
 
 TIFFs are read here before Pillow sees them (Pillow cannot even open some layouts, planar
 16-bit RGB for one); grey 16-bit PNGs stay with Pillow, which reads them exactly ("I;16").

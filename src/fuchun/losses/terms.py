@@ -67,6 +67,12 @@ class Load:
     build: float = 0.0
     fixed: int = 0
 
+    def __add__(self, other: Load) -> Load:
+        """Both loads at once."""
+        return Load(
+            self.step + other.step, self.table + other.table, self.build + other.build, self.fixed + other.fixed
+        )
+
 
 @dataclass
 class StyleSource:

@@ -1,25 +1,17 @@
-"""Balancing the style terms per pair and size: a cap on their pull at the start of each scale.
+"""Balancing the style terms per pair and size: a cap on their pull at the start of each level.
 
-How hard the style terms pull the photo depends on the pair: a style far from the photo
-(a night photo against a pale ink scroll, a city against Mondrian's flat blocks) starts
-with a gradient ten times that of a near one (a town against *The Starry Night*), and the
-same weights then paint the far pair's layout away. So, at the start of each scale, the
-gradient of the style terms with respect to the pixels is taken at the photo, and its
+How hard the style terms pull the photo depends on the pair: a style far from the photo starts
+with a much larger gradient than a near one. With ``--style-pull CAP``, at the start of each
+level the gradient of the style terms with respect to the pixels is taken at the photo, and its
 size-independent norm, the *pull* ``‖∇ₓ S‖₂ · √(H·W)`` (every term is a mean over
 positions, so the plain norm falls as 1/√pixels), is capped softly: where it exceeds the cap
-the style terms are scaled by √(cap / pull) for that scale; below the cap nothing changes.
+the style terms are scaled by √(cap / pull) for that level; below the cap nothing changes.
 
 This is the gradient-norm rule of multi-task balancing (Chen et al. 2018, "GradNorm",
 arXiv 1711.02257) applied once per scale and one-sided: the content term's gradient at the
 photo is zero, so the style pull is the only one to measure there, and capping it gives
 every pair the same starting push against the content term. It costs one loss-and-gradient
-evaluation per scale.
-
-It is an option (``--style-pull``), off in every preset: on the evaluation set
-(``benchmarks/quality.py``) the pull did not tell which pairs lose their layout (Chicago under
-Mondrian pulls hardest and keeps its layout uncapped), so a cap low enough for the pairs that do
-kept the style out of the others; the default holds the layout with a content anchor at an early
-layer instead (``fuchun.config.presets.PAINT_ANCHOR``).
+evaluation per level. Every preset leaves it off (a cap of 0): docs/decisions.md says why.
 """
 
 from __future__ import annotations

@@ -1,43 +1,26 @@
 """Memory planner: the peak memory of a run, estimated before it starts.
 
-The estimate is for the last (largest) scale; the engine frees each scale's objective
-before it builds the next, so no two scales' objectives are alive at once. It adds up:
+The estimate is for the last (largest) level; the engine frees each level's objective before
+it builds the next, so no two levels' objectives are alive at once. It is the larger of two
+moments, plus the loss terms' tables that last through both, a margin and a fixed cost:
 
-While the objective is built (no autograd), per style pixel (``--style-scale``,
-``--style-size`` and the style images' own aspect set their number):
-- the style images' maps at every style-statistics layer, in the network's precision;
-- the histogram loss's quantile tables (float32, C x style pixels per layer, kept for the
-  whole scale) and the transient of building one: a float32 copy, the sorted values and
-  their int64 order (16 B per channel and style pixel: 1 KiB per style pixel at relu1_1),
-  or the forward pass's widest pair of maps, whichever is larger.
-The larger of the build and the evaluation counts: the engine hands the build's freed pages
-back to the system before the steps (:func:`release_freed_memory`), and CUDA's caching
-allocator hands its blocks on. On the CPU glibc still keeps part of what each step frees
-for reuse (``RETAINED`` of the step's bytes, less where the step's blocks are so large that
-glibc maps and unmaps them directly); the same whole run's peak varies by some 25% between
-fresh processes for that reason, and the plan is fitted to the worst of them.
+- while a level's objective is built (no autograd), per style pixel: the style images' maps
+  at every layer a style term reads, in the network's precision, and the largest transient
+  of one term's target (a histogram table's sort) or of the forward pass (its widest pair of
+  maps);
+- during a loss-and-gradient evaluation, per output pixel: every ReLU output up to the
+  deepest layer used and max-pooling's indices (autograd keeps them; conv outputs are freed),
+  the backward pass's largest transient, the float32 rows the Gram terms share (not in the
+  lean mode that goes with checkpointing), one more gradient buffer of relu1_1, what each
+  loss term keeps (its :class:`fuchun.losses.terms.Load`), and the image, its gradient and
+  the optimiser's state (L-BFGS two vectors per history entry, Adam two moments, a copy of
+  the last evaluated image).
 
-During a loss-and-gradient evaluation, per output pixel:
-- every ReLU output up to the deepest layer used, in the network's precision (autograd
-  keeps them for the backward pass; conv outputs are freed), and max-pooling's indices;
-- the statistics: a float32 copy of each Gram layer's map shared by its Gram and
-  shifted-Gram terms (bf16/fp16 only, and not in the lean mode that goes with
-  checkpointing), and one gradient buffer of relu1_1's map beyond the backward pass's own;
-- the Wasserstein-2 terms: each layer's centred float32 map and its product with Σ_s^½,
-  kept for the backward pass, and the widest layer's float32 copy and transients;
-- the backward pass's largest transient (the gradient of the biggest activation);
-- the float32 content target of each content layer and its float32 difference from the
-  picture's map, kept for the backward pass, and, where the style and output pixel counts
-  differ, each histogram table resampled to the output's pixels;
-- the histogram loss's difference F − R of every histogram layer, kept in the network's
-  precision, and the int64 ranks, contiguous copy and matched values of the channels
-  ranked at a time;
-- the image, its gradient and the optimiser's state: L-BFGS keeps 2 vectors per history
-  entry, Adam 2 moments; the optimiser keeps a copy of the last evaluated image.
-
-With ``checkpoint`` each block's activations are recomputed in the backward pass, so
-only the largest block's are alive at once. A margin covers the allocator's slack, and a
-constant the run's fixed cost.
+With ``checkpoint`` each block's activations are recomputed in the backward pass, so only the
+largest block's are alive at once. On the CPU glibc keeps part of what each step frees for
+reuse (``RETAINED`` of the step's bytes, less where the step's blocks are so large that glibc
+maps and unmaps them directly); the engine hands the build's freed pages back to the system
+before the steps (:func:`release_freed_memory`). CUDA's caching allocator hands its blocks on.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The optimisation loop of one scale: L-BFGS or Adam on the pixels, with callbacks.
+"""The optimisation loop of one level: L-BFGS or Adam on the pixels, with callbacks.
 
 L-BFGS follows the common practice for style transfer (jcjohnson/neural-style): one
 ``step`` with ``max_iter`` = the step budget, no line search. Pixels are clamped to [0, 1]
@@ -14,10 +14,7 @@ its iterates (Polyak & Juditsky 1992; an exponential average with Adam's bias co
 as in Kingma & Ba §7.2): Adam's steps keep jittering around the optimum, and their average
 is a cleaner picture. The next scale starts from it.
 
-L-BFGS starts afresh at each scale:
-carrying its curvature pairs the same way (steps resized, gradient differences divided by
-r) made the 512 px Gatys score slightly worse (0.5146 against 0.5124), since each scale's
-targets are new statistics.
+L-BFGS starts afresh at each level, whose targets are new statistics (docs/decisions.md).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from fuchun.errors import UsageError
 from fuchun.studio.limits import Limits
+from fuchun.weights.sources import cache_dir
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -52,8 +53,6 @@ class Server:
 
 def blocked_paths(workdir: pathlib.Path) -> list[str]:
     """Folders never served: home, fuchun's cache, the package, the cwd (those holding ``workdir`` aside)."""
-    from fuchun.weights.sources import cache_dir
-
     paths = [pathlib.Path.home(), cache_dir(), pathlib.Path(__file__).parents[1], pathlib.Path.cwd()]
     work = workdir.resolve()
     return [str(p.resolve()) for p in paths if not work.is_relative_to(p.resolve())]
@@ -67,11 +66,11 @@ def serve(
     limits: Limits | None = None,
 ) -> Server:
     """Start the studio in the background; :meth:`Server.wait` serves until interrupted."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when gradio is imported: import it after
     from fuchun.studio.service import Studio
 
     studio = Studio(limits)
-    os.environ["GRADIO_TEMP_DIR"] = str(studio.workdir / "gradio")
+    os.environ["GRADIO_TEMP_DIR"] = str(studio.workdir / "gradio")  # likewise
     from fuchun.studio.app import build_app
     from fuchun.studio.layout import CSS
 
