@@ -21,6 +21,7 @@ import fuchun
 from common import image, network, per_eval_ms, timed
 from fuchun.config.options import Config
 from fuchun.run.engine import level_objective
+from fuchun.run.fit import term_loads
 from fuchun.run.job import Job
 from fuchun.run.memory import MemoryPlanError, plan
 from fuchun.run.schedule import Level
@@ -54,7 +55,9 @@ def main() -> None:
 
 def measure(net, machine, cfg, job, side: int, *, budget: int) -> None:
     w, h = side, side
-    kw = dict(arch="vgg16", deepest="relu5_1", precision=machine.precision, optimizer="lbfgs")
+    loads = term_loads(cfg, job, net, (w, h), machine.precision)
+    kw = dict(arch="vgg16", deepest="relu5_1", precision=machine.precision, optimizer="lbfgs", loads=loads,
+              device=machine.device.type)  # fmt: skip
     try:
         chosen = plan((w, h), budget=budget, history=cfg.lbfgs_history, **kw)
     except MemoryPlanError as err:
