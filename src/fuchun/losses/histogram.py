@@ -72,7 +72,7 @@ def histogram_match(feats: torch.Tensor, table: torch.Tensor, *, ranked: torch.T
     """
     b, c, h, w = feats.shape
     values = ranked if ranked is not None else resample_table(table, h * w)
-    return _match_rows(channel_rows(feats), values).reshape(b, c, h, w)
+    return match_rows(channel_rows(feats), values).reshape(b, c, h, w)
 
 
 def channel_rows(feats: torch.Tensor) -> torch.Tensor:
@@ -81,7 +81,7 @@ def channel_rows(feats: torch.Tensor) -> torch.Tensor:
     return feats.reshape(b, c, h * w).contiguous()  # contiguous rows: sorting strided rows is slow
 
 
-def _match_rows(rows: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+def match_rows(rows: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """Each row of contiguous (B, C, M) ``rows`` given ``values`` (C, M, increasing) at its ranks, in float32/64."""
     dtype = exact_dtype(rows.dtype)
     order = argsort_rows(rows)
@@ -233,7 +233,7 @@ class HistogramLoss(nn.Module):
         total = torch.zeros((), dtype=exact_dtype(feats.dtype), device=feats.device)
         for i in range(0, c, CHANNEL_CHUNK):
             rows = channel_rows(feats[:, i : i + CHANNEL_CHUNK])
-            chunk = torch.sub(rows, _match_rows(rows, values[i : i + CHANNEL_CHUNK]))  # float32 (promoted)
+            chunk = torch.sub(rows, match_rows(rows, values[i : i + CHANNEL_CHUNK]))  # float32 (promoted)
             total += torch.vdot(chunk.view(-1), chunk.view(-1))
             diff[:, i : i + CHANNEL_CHUNK] = chunk
         return diff.view(b, c, h, w), total
