@@ -106,6 +106,11 @@ FLAG_VALUES = {
         (["--w2-layers", "relu2_1"], ("relu2_1",)),
         (["--w2-layers", "relu1_1,relu3_1"], ("relu1_1", "relu3_1")),
     ],
+    "sliced_weight": [(["--sliced-weight", "2.5"], 2.5), (["--sliced-weight", "0"], 0.0)],
+    "sliced_layers": [
+        (["--sliced-layers", "relu2_1"], ("relu2_1",)),
+        (["--sliced-layers", "relu1_1,relu3_1"], ("relu1_1", "relu3_1")),
+    ],
     "tv_weight": [(["--tv-weight", "1.5"], 1.5), (["--tv-weight", "0"], 0.0)],
     "style_pull": [(["--style-pull", "32"], 32.0), (["--style-pull", "0"], 0.0)],
     "pooling": [(["--pooling", "avg"], "avg"), (["--pooling", "max"], "max")],

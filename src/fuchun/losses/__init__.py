@@ -10,6 +10,7 @@ from fuchun.losses.content import ContentLoss, content_loss
 from fuchun.losses.gram import GramLoss, gram_matrix
 from fuchun.losses.histogram import HistogramLoss, histogram_match, quantile_table
 from fuchun.losses.shifted import ShiftedGramLoss, shifted_gram
+from fuchun.losses.sliced import SlicedWassersteinLoss, sliced_wasserstein
 from fuchun.losses.temporal import TemporalLoss, TemporalTarget, temporal_loss
 from fuchun.losses.tv import TVLoss, total_variation
 from fuchun.losses.wasserstein import WassersteinLoss, gaussian_moments, gaussian_w2, trace_sqrt
@@ -19,6 +20,7 @@ __all__ = [
     "GramLoss",
     "HistogramLoss",
     "ShiftedGramLoss",
+    "SlicedWassersteinLoss",
     "TVLoss",
     "TemporalLoss",
     "TemporalTarget",
@@ -30,6 +32,7 @@ __all__ = [
     "histogram_match",
     "quantile_table",
     "shifted_gram",
+    "sliced_wasserstein",
     "temporal_loss",
     "total_variation",
     "trace_sqrt",

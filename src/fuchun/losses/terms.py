@@ -25,6 +25,7 @@ from fuchun.losses.content import ContentLoss
 from fuchun.losses.gram import GramLoss
 from fuchun.losses.histogram import CHANNEL_CHUNK, HistogramLoss
 from fuchun.losses.shifted import ShiftedGramLoss, fitting_shifts
+from fuchun.losses.sliced import SlicedWassersteinLoss, direction_seed
 from fuchun.losses.temporal import TemporalLoss, TemporalTarget
 from fuchun.losses.tv import TVLoss
 from fuchun.losses.wasserstein import WassersteinLoss
@@ -236,6 +237,20 @@ TERMS: tuple[Term, ...] = (
         # each layer's centred float32 map and its product with Σ_s^½ kept for the backward pass,
         # and while a layer is computed its float32 copy and two transients more
         load=lambda m: Load(step=4 * (2 * m.channels + 3 * m.widest), fixed=EIGH_BYTES),
+        statistic=True,
+    ),
+    Term(
+        "sliced",
+        "style",
+        (
+            _weight("sliced_weight", "sliced Wasserstein style loss (Heitz et al. 2021)"),
+            _layers("sliced_layers", GATYS_STYLE, "sliced-Wasserstein style"),
+        ),
+        build=lambda cfg, s: SlicedWassersteinLoss(
+            s.feats, s.blend, mask=s.mask, seed=direction_seed(cfg.seed, s.layer, s.size)
+        ),
+        # ranked against tables as the histogram term is, plus the float32 projections of the widest map
+        load=lambda m: _ranked(m) + Load(step=4 * m.widest, build=8 * m.widest),
         statistic=True,
     ),
     Term(
