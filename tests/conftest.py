@@ -14,10 +14,9 @@ import fuchun
 import fuchun.run.engine
 import odd_files
 from fuchun.net.features import VGGFeatures
+from helpers import EXAMPLES_DIR
 from strict_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401  (CI: a skip fails unless marked gpu)
 
-# the images bundled with the package (public domain or CC BY: see SOURCES.md there)
-EXAMPLES_DIR = Path(fuchun.__file__).resolve().parent / "examples"
 TINY_WIDTHS = (4, 4, 8, 8, 8)
 
 # On a machine with two or fewer cores shared with other jobs, two intra-op threads stall

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
 
 from fuchun.io.read import read_image
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO
 
 
 def test_every_bundled_image_has_a_licence_and_an_author():
@@ -24,6 +22,6 @@ def test_every_bundled_image_has_a_licence_and_an_author():
 
 
 def test_sources_ship_inside_the_package():
-    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     package_data = pyproject.split("[tool.setuptools.package-data]")[1].split("\n[")[0]
     assert '"examples/SOURCES.md"' in package_data

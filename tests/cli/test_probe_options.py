@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_probe_inputs import RUN, probe_fails
 
 import odd_files
 from fuchun.cli.parser import main
 from fuchun.io.read import read_image
-from test_probe_inputs import RUN, probe_fails
 
 # Python's own texts that used to reach the user (and any other sign of an internal message)
 INTERNAL = ("is not in list", "max() arg", "Overflow", "unpacking", "invalid literal", "could not convert", "Errno")

@@ -7,11 +7,11 @@ import os
 import pytest
 import torch
 from PIL import Image
+from test_image_io import _raises_one_line  # the same one-line-error check as for reading
 
 from fuchun.io import atomic
 from fuchun.io import write as image_write
 from fuchun.io.write import write_image
-from test_image_io import _raises_one_line  # the same one-line-error check as for reading
 
 
 def test_protect_refuses_overwrite_and_keeps_file(tmp_path, monkeypatch):

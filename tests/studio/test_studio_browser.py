@@ -25,10 +25,10 @@ playwright = pytest.importorskip("playwright.sync_api", reason="the dev extra in
 
 from studio_support import CHROMIUM, CHROMIUM_ARGS, studio_server  # noqa: E402
 
+from helpers import EXAMPLES_DIR, REPO  # noqa: E402
+
 pytestmark = pytest.mark.weights
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "src" / "fuchun" / "examples"
-SCREENSHOT = ROOT / "docs" / "studio.png"
+SCREENSHOT = REPO / "docs" / "studio.png"
 TIMEOUT_MS = 60_000
 
 
@@ -105,8 +105,8 @@ def download(pg, name: str) -> bytes:
 
 
 def test_upload_run_preview_download(page):
-    upload(page, "photo", EXAMPLES / "tubingen.jpg")
-    upload(page, "paintings", EXAMPLES / "starry-night.jpg")
+    upload(page, "photo", EXAMPLES_DIR / "tubingen.jpg")
+    upload(page, "paintings", EXAMPLES_DIR / "starry-night.jpg")
     page.wait_for_selector("#thumbs img")
     set_number(page, "size", 128)
     set_number(page, "steps", 40)
@@ -183,7 +183,7 @@ def test_painted_mask_changes_the_result_where_painted(page):
     mask = Image.open(io.BytesIO(bundle.read("mask-1.png"))).convert("L").resize(result.shape[1::-1])
     painted = np.asarray(mask) > 127
     assert 0.05 < painted.mean() < 0.8, f"painted share {painted.mean():.2f}"
-    photo = Image.open(EXAMPLES / "tubingen.jpg").convert("RGB").resize(result.shape[1::-1], Image.LANCZOS)
+    photo = Image.open(EXAMPLES_DIR / "tubingen.jpg").convert("RGB").resize(result.shape[1::-1], Image.LANCZOS)
     change = np.abs(result - np.asarray(photo, dtype=np.float32)).mean(-1)
     assert change[painted].mean() > 2 * change[~painted].mean(), (change[painted].mean(), change[~painted].mean())
 
@@ -198,7 +198,7 @@ def http_get(url: str) -> tuple[int, bytes]:
 
 def test_no_server_path_is_readable_through_the_app(server, real_weights):
     """Only the app's own uploads and results are served: not /etc, the repo, the weights or the job folders."""
-    body, boundary = _multipart("probe.png", (EXAMPLES / "tubingen.jpg").read_bytes())
+    body, boundary = _multipart("probe.png", (EXAMPLES_DIR / "tubingen.jpg").read_bytes())
     request = urllib.request.Request(
         server.url + "gradio_api/upload",
         data=body,
@@ -211,8 +211,8 @@ def test_no_server_path_is_readable_through_the_app(server, real_weights):
     assert http_get(f"{server.url}gradio_api/file={uploaded}")[0] == 200  # the probe can tell served from refused
     secrets = [
         pathlib.Path("/etc/passwd"),
-        ROOT / "pyproject.toml",
-        ROOT / "src" / "fuchun" / "studio" / "server.py",
+        REPO / "pyproject.toml",
+        REPO / "src" / "fuchun" / "studio" / "server.py",
         workdir / "examples" / "tubingen.jpg",  # the studio's own folder, outside Gradio's upload folder
         pathlib.Path(real_weights.path),
     ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,19 +13,18 @@ from fuchun.io.read import read_image, resize_image
 from fuchun.io.write import write_image
 from fuchun.quality import measures
 from fuchun.run import engine
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "fuchun" / "examples"
+from helpers import EXAMPLES_DIR
 
 
 @pytest.fixture(scope="module")
 def photo() -> torch.Tensor:
     """The bundled Tübingen photo at 96 px: real structure, small."""
-    return resize_image(read_image(EXAMPLES / "tubingen.jpg"), size=96)
+    return resize_image(read_image(EXAMPLES_DIR / "tubingen.jpg"), size=96)
 
 
 @pytest.fixture(scope="module")
 def painting() -> torch.Tensor:
-    return resize_image(read_image(EXAMPLES / "starry-night.jpg"), size=96)
+    return resize_image(read_image(EXAMPLES_DIR / "starry-night.jpg"), size=96)
 
 
 def _noised(image: torch.Tensor, amount: float, seed: int = 0) -> torch.Tensor:

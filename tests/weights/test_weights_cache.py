@@ -14,9 +14,10 @@ from fuchun.errors import WeightsError
 from fuchun.io import atomic
 from fuchun.weights import sources
 from fuchun.weights.verify import CONVERTED_SHA256, check_converted
+from helpers import EXAMPLES_DIR
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "src" / "fuchun" / "examples"
 FILE = sources.BACKBONES["vgg16"].cache_file
+PAIR = [str(EXAMPLES_DIR / "tubingen.jpg"), str(EXAMPLES_DIR / "starry-night.jpg")]  # a photo, a painting
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def test_a_corrupted_cache_is_refused_then_repaired_by_a_forced_fetch(corrupted_
     with pytest.raises(WeightsError, match="corrupt .*fuchun weights --fetch vgg16 --force"):
         sources.load_weights("vgg16")
     out = tmp_path / "out.png"
-    args = ["stylize", str(EXAMPLES / "tubingen.jpg"), str(EXAMPLES / "starry-night.jpg"), "-o", str(out)]
+    args = ["stylize", *PAIR, "-o", str(out)]
     assert main([*args, "--size", "64", "--steps", "1"]) == 1 and not out.exists()
     assert main(["weights", "--verify"]) == 1
     lines = _error_lines(capsys)
@@ -80,7 +81,7 @@ def test_fuchun_home_that_is_a_file_gives_one_line(tmp_path, monkeypatch, capsys
     monkeypatch.setenv("FUCHUN_HOME", str(home))
     assert main(["weights", "--fetch", "vgg16"]) == 1
     out = tmp_path / "out.png"
-    assert main(["stylize", str(EXAMPLES / "tubingen.jpg"), str(EXAMPLES / "starry-night.jpg"), "-o", str(out)]) == 1
+    assert main(["stylize", *PAIR, "-o", str(out)]) == 1
     lines = _error_lines(capsys)
     assert len(lines) == 2 and all("is not a folder; set FUCHUN_HOME to a writable folder" in line for line in lines)
 
@@ -112,7 +113,7 @@ def test_an_unwritable_output_folder_fails_before_the_run(tmp_path, monkeypatch,
     _read_only(monkeypatch, tmp_path)
     monkeypatch.setattr("fuchun.api.run", lambda *a, **k: pytest.fail("the run started"))
     out = tmp_path / "out.png"
-    assert main(["stylize", str(EXAMPLES / "tubingen.jpg"), str(EXAMPLES / "starry-night.jpg"), "-o", str(out)]) == 2
+    assert main(["stylize", *PAIR, "-o", str(out)]) == 2
     (line,) = _error_lines(capsys)
     assert line == f"fuchun: error: cannot write '{out}': Read-only file system"
 
@@ -120,7 +121,7 @@ def test_an_unwritable_output_folder_fails_before_the_run(tmp_path, monkeypatch,
 def test_a_too_long_output_name_fails_before_the_run(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("fuchun.api.run", lambda *a, **k: pytest.fail("the run started"))
     out = tmp_path / ("n" * 300 + ".png")
-    assert main(["stylize", str(EXAMPLES / "tubingen.jpg"), str(EXAMPLES / "starry-night.jpg"), "-o", str(out)]) == 2
+    assert main(["stylize", *PAIR, "-o", str(out)]) == 2
     (line,) = _error_lines(capsys)
     assert line.endswith("the file name is longer than 255 bytes")
 
@@ -131,5 +132,5 @@ def test_an_unforeseen_os_error_is_one_line(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr("fuchun.cli.stylize.render", full_disk)
     out = tmp_path / "out.png"
-    assert main(["stylize", str(EXAMPLES / "tubingen.jpg"), str(EXAMPLES / "starry-night.jpg"), "-o", str(out)]) == 1
+    assert main(["stylize", *PAIR, "-o", str(out)]) == 1
     assert _error_lines(capsys) == [f"fuchun: error: No space left on device ({tmp_path / 'x'})"]

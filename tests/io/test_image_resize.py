@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_image_io import _raises_one_line  # the same one-line-error check as for reading
 
 from fuchun.io.read import MIN_SIDE, check_min_size, resize_image
-from test_image_io import _raises_one_line  # the same one-line-error check as for reading
 
 
 def test_resize_longest_side():

@@ -1,6 +1,6 @@
 """Run the ``fuchun`` command line on a tiny random VGG (tests of signals and resume).
 
-    python tests/data/tiny_cli.py STEPS_FILE SECONDS_PER_STEP fuchun-args...
+    python tests/cli/tiny_cli.py STEPS_FILE SECONDS_PER_STEP fuchun-args...
 
 The pretrained network is replaced by a seeded 4-8-channel VGG16 whose forward pass also
 sleeps SECONDS_PER_STEP, so that a signal reliably lands mid-run; every step's number is

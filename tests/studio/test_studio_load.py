@@ -10,7 +10,6 @@ must stay bounded.
 from __future__ import annotations
 
 import json
-import pathlib
 import threading
 import time
 import urllib.request
@@ -20,12 +19,12 @@ import pytest
 
 pytest.importorskip("gradio", reason="the studio extra: pip install 'fuchun[studio]'")
 from gradio_client import Client, handle_file  # noqa: E402
-
-from fuchun.studio.settings import Settings  # noqa: E402
 from studio_support import studio_server  # noqa: E402
 
+from fuchun.studio.settings import Settings  # noqa: E402
+from helpers import EXAMPLES_DIR  # noqa: E402
+
 pytestmark = pytest.mark.weights
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "src" / "fuchun" / "examples"
 CLIENTS = 20
 JOB_SECONDS = 900  # every client gives up after this: the test is bounded in time
 
@@ -47,8 +46,8 @@ def one_job(url: str, index: int) -> dict:
     client.predict(api_name="/ticket")
     settings = Settings(size=64, steps=3, seed=index)
     job = client.submit(
-        handle_file(str(EXAMPLES / "tubingen.jpg")),
-        [handle_file(str(EXAMPLES / "starry-night.jpg"))],
+        handle_file(str(EXAMPLES_DIR / "tubingen.jpg")),
+        [handle_file(str(EXAMPLES_DIR / "starry-night.jpg"))],
         None,
         None,
         *settings.values(),

@@ -14,10 +14,9 @@ import torch
 from PIL import Image
 
 from fuchun.run.checkpoint import checkpoint_path, load_checkpoint
+from helpers import EXAMPLES_DIR
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-LAUNCHER = ROOT / "tests" / "data" / "tiny_cli.py"
-EXAMPLES = ROOT / "src" / "fuchun" / "examples"
+LAUNCHER = pathlib.Path(__file__).with_name("tiny_cli.py")
 STEPS = 60
 PAUSE = 0.05  # seconds per forward pass: a 60-step run lasts about 3 s
 
@@ -31,8 +30,8 @@ def _start(tmp_path: pathlib.Path, *args: str, steps_file: str = "steps.txt", pa
 def _stylize_args(out: str, *extra: str) -> list[str]:
     return [
         "stylize",
-        str(EXAMPLES / "tubingen.jpg"),
-        str(EXAMPLES / "starry-night.jpg"),
+        str(EXAMPLES_DIR / "tubingen.jpg"),
+        str(EXAMPLES_DIR / "starry-night.jpg"),
         "-o",
         out,
         "--size",

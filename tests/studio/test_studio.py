@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import pathlib
 import shlex
 import threading
 
@@ -26,8 +25,7 @@ from fuchun.studio.runner import PreviewReporter, time_left
 from fuchun.studio.server import parse_auth
 from fuchun.studio.service import Request, Studio, Upload
 from fuchun.studio.settings import BRUSH_COLOURS, Settings
-
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "src" / "fuchun" / "examples"
+from helpers import EXAMPLES_DIR
 
 
 @pytest.mark.parametrize("mode", list(MODE_DEFAULTS))
@@ -215,9 +213,11 @@ def test_texture_and_reconstruction_through_the_studio(mode, tmp_path, real_weig
     studio = Studio(workdir=tmp_path)
     request = Request(
         dataclasses.replace(Settings.for_mode(mode), size=64, steps=2),
-        Upload(str(EXAMPLES / "tubingen.jpg"), "tubingen.jpg"),
-        [Upload(str(EXAMPLES / "starry-night.jpg"), "starry-night.jpg")],
-        init=Upload(str(EXAMPLES / "fuchun-mountains.jpg"), "fuchun-mountains.jpg") if mode == "reconstruct" else None,
+        Upload(str(EXAMPLES_DIR / "tubingen.jpg"), "tubingen.jpg"),
+        [Upload(str(EXAMPLES_DIR / "starry-night.jpg"), "starry-night.jpg")],
+        init=Upload(str(EXAMPLES_DIR / "fuchun-mountains.jpg"), "fuchun-mountains.jpg")
+        if mode == "reconstruct"
+        else None,
     )
     *_frames, result = list(studio.run(studio.ticket(), request))
     assert not result.failed, result.message
