@@ -16,6 +16,7 @@ from fuchun.net.features import VGGFeatures
 from fuchun.run.job import Job, output_size
 from fuchun.run.machine import Machine
 from fuchun.run.memory import BYTES, Loads, Plan, available_bytes, largest_side, plan
+from fuchun.run.optimise import load_optimisers
 from fuchun.run.schedule import Level
 
 MEMORY_SHARE = 0.9  # of the free memory a run may plan to use
@@ -24,6 +25,7 @@ MEMORY_SHARE = 0.9  # of the free memory a run may plan to use
 def fit(cfg: Config, job: Job, net: VGGFeatures, machine: Machine) -> tuple[Config, Plan]:
     """``cfg`` with ``--size max`` resolved, and the plan of its last level (MemoryPlanError if it
     cannot fit)."""
+    load_optimisers()  # before the free memory is read
     terms = active_terms(cfg, job)
     kw = dict(
         arch=net.arch,

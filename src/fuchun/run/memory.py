@@ -38,18 +38,21 @@ from fuchun.errors import MemoryPlanError
 from fuchun.net.architectures import layers_of
 
 MARGIN = 1.1  # allocator slack and small buffers
-# the run's fixed cost beyond the loaded network: autocast's copy of the weights, the
-# convolution library's workspaces, small tensors, and the modules torch loads on the first
-# optimiser step (fitted to benchmarks/memory.py's whole runs on the CPU: 173 MiB measured
-# at 160x120 px, where 96 MiB of overhead planned 169)
-OVERHEAD_BYTES = 112 * 2**20
+# the run's fixed cost beyond the loaded network and what torch's optimisers import (loaded before
+# the plan, fuchun.run.optimise.load_optimisers): autocast's bf16 copy of the weights (28 MiB for
+# VGG16 to relu5_1), and the code of the kernels that first run in a step, mapped from the
+# libraries' files (25-28 MiB of file pages measured after a 160x120 px run, freshly installed
+# or not), with the convolution library's workspaces and small tensors
+OVERHEAD_BYTES = 58 * 2**20
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 # glibc keeps freed blocks below its mmap threshold, which it raises up to 32 MiB, for reuse,
 # so on the CPU a run's resident peak exceeds its live tensors by a share of the step's bytes
-# held in blocks below that size. Fitted to benchmarks/memory.py's worst of repeated whole runs
-# (384x288: 529-698 MiB over eight fresh runs of the same command, 570 planned without it)
+# held in blocks below that size. How much varies between fresh runs of one command with the
+# allocator's history: at 384x288, where every block of a step is below the ceiling, thirteen
+# fresh runs of benchmarks/memory.py peaked at 602-719 MiB, which is 0.3-0.7 of the step's
+# bytes retained; the planner takes the worst
 MMAP_CEILING = 32 * 2**20
-RETAINED = 0.35
+RETAINED = 0.7
 
 
 MIN_HISTORY = 5  # the planner shrinks L-BFGS's history down to this before giving up
