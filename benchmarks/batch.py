@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import shlex
 import subprocess
 import sys
 import tempfile
 import time
 
 import common
+from common import Results, command_line
 from fuchun.api import make_config
 from fuchun.batch import worker
 from fuchun.batch.jobs import BatchJob
@@ -50,7 +50,8 @@ def main(argv=None) -> int:
     p.add_argument("--gpu-ms-per-eval", type=float, default=None)
     p.add_argument("--images", default=str(common.SHARED))
     args = p.parse_args(argv)
-    print("command: python benchmarks/batch.py " + shlex.join(argv if argv is not None else sys.argv[1:]))
+    record = Results("batch", command_line("batch.py", argv))
+    print(f"command: {record.command}")
     images = pathlib.Path(args.images)
     options = {"size": args.size, "steps": args.steps}
     t0 = time.perf_counter()
@@ -75,21 +76,26 @@ def main(argv=None) -> int:
         subprocess.run(argv, check=True)
         alone = time.perf_counter() - t0
     pic = sum(times) / len(times)
-    print(f"\nnetwork load: {load:.1f} s (once per worker)")
-    print(f"per picture at {args.size} px, {args.steps} steps, CPU: {pic:.1f} s (mean of {len(times)})")
-    print(f"baseline: one `fuchun stylize` process for picture 1 (start, imports, network, picture): {alone:.1f} s "
-          f"= {alone / times[0]:.2f}x the batch's {times[0]:.1f} s for that picture")  # fmt: skip
     gpus = [int(g) for g in args.gpus.split(",")]
-    print(f"\nT(N, G) = N x t_picture / G + t_load; N = {args.total}")
-    print(f"CPU (this machine's t_picture = {pic:.1f} s): " + ", ".join(
-        f"{g} workers: {(args.total * pic / g + load) / 3600:.1f} h" for g in gpus))  # fmt: skip
     share = schedule_share(args.size, args.steps)
-    print(f"coarse-to-fine schedule: {share:.3f} full-size evaluations per step")
+    rows = [
+        ["network load (once per worker)", f"{load:.1f} s"],
+        [f"per picture at {args.size} px, {args.steps} steps, CPU (mean of {len(times)})", f"{pic:.1f} s"],
+        ["one `fuchun stylize` process for picture 1 (start, imports, network, picture)",
+         f"{alone:.1f} s = {alone / times[0]:.2f}x the batch's {times[0]:.1f} s"],
+        *([f"T({args.total}, {g}) = N x t_picture / G + t_load on {g} CPU workers like this one",
+           f"{(args.total * pic / g + load) / 3600:.1f} h"] for g in gpus),
+        ["coarse-to-fine schedule: full-size evaluations per step", f"{share:.3f}"],
+    ]  # fmt: skip
     if args.gpu_ms_per_eval is not None:
         t_gpu = args.steps * share * args.gpu_ms_per_eval / 1000
-        print(f"GPU (ASSUMED {args.gpu_ms_per_eval:g} ms per full-size evaluation, not measured): t_picture = "
-              f"{args.steps} x {share:.3f} x {args.gpu_ms_per_eval:g} ms = {t_gpu:.1f} s; " + ", ".join(
-                  f"{g} GPUs: {(args.total * t_gpu / g) / 3600:.2f} h" for g in gpus))  # fmt: skip
+        assumed = f"GPU (ASSUMED {args.gpu_ms_per_eval:g} ms per full-size evaluation, not measured)"
+        for g in gpus:
+            hours = args.total * t_gpu / g / 3600
+            rows.append([f"{assumed}: T({args.total}, {g})", f"t_picture = {t_gpu:.1f} s; {hours:.2f} h"])
+    print("\nT(N, G) = N x t_picture / G + t_load")
+    print(record.table("a batch worker's pictures, and a large batch's time", ["", "measured"], rows))
+    record.save()
     return 0
 
 

@@ -1,10 +1,18 @@
-"""Shared pieces of the benchmarks: images, network, timing and the fixed evaluator."""
+"""Shared pieces of the benchmarks: images, network, timing, the fixed evaluator, and the results
+each benchmark writes (``benchmarks/results/<name>.json``, read by ``evidence.py``)."""
 
 from __future__ import annotations
 
+import datetime
+import json
+import os
 import pathlib
+import platform
+import shlex
+import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -20,6 +28,8 @@ from fuchun.run.schedule import Level
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "images"
 EXAMPLES = ROOT / "src" / "fuchun" / "examples"
+# where the results go; the tests point it at a temporary folder
+RESULTS = pathlib.Path(os.environ.get("FUCHUN_RESULTS", ROOT / "benchmarks" / "results"))
 
 
 def image(rel: str) -> torch.Tensor:
@@ -85,3 +95,94 @@ def per_eval_ms(objective: Objective, image: torch.Tensor, *, repeats: int = 3) 
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     return (time.perf_counter() - t0) / repeats * 1000
+
+
+def command_line(script: str, argv: list[str] | None = None) -> str:
+    """The command that ran, as it is typed from the repository's root; paths outside the
+    repository are written PATH (they name folders of one machine)."""
+    words = []
+    for arg in sys.argv[1:] if argv is None else argv:
+        path = pathlib.Path(arg)
+        if path.is_absolute():
+            arg = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else "PATH"
+        words.append(shlex.quote(arg))
+    return " ".join(["python", f"benchmarks/{script}", *words])
+
+
+def machine() -> dict:
+    """What ran the benchmark: processor, cores, torch, and the commit of the code."""
+    model = next(
+        (line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo") if line.startswith("model name")),
+        platform.processor(),
+    )
+    info = {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        with open(path) as handle:
+            return handle.readlines()
+    except OSError:
+        return []
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
+@dataclass
+class Table:
+    """One table of a benchmark's results: a title, column names and rows of formatted cells."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        """The table in markdown."""
+        lines = [f"| {' | '.join(self.columns)} |", "|" + "---|" * len(self.columns)]
+        return "\n".join(lines + [f"| {' | '.join(map(str, row))} |" for row in self.rows])
+
+
+@dataclass
+class Results:
+    """What one benchmark measured: tables and notes, saved as ``RESULTS/<name>.json`` with the
+    command, the date, the machine and the commit, for ``evidence.py``."""
+
+    name: str
+    command: str
+    tables: list[Table] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def table(self, title: str, columns: list[str], rows: list[list]) -> str:
+        """Add a table; its markdown, to print."""
+        self.tables.append(Table(title, list(columns), [[str(c) for c in row] for row in rows]))
+        return self.tables[-1].markdown()
+
+    def note(self, text: str) -> str:
+        """Add a sentence the benchmark concludes from its numbers; the sentence, to print."""
+        self.notes.append(text)
+        return text
+
+    def save(self) -> pathlib.Path:
+        """Write the results (atomically); their path."""
+        record = {
+            "name": self.name,
+            "command": self.command,
+            "date": datetime.date.today().isoformat(),
+            "commit": _git("rev-parse", "--short", "HEAD"),
+            "changed": bool(_git("status", "--porcelain", "--untracked-files=no", "--", "src", "benchmarks")),
+            "machine": machine(),
+            "tables": [asdict(t) for t in self.tables],
+            "notes": self.notes,
+        }
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / f"{self.name}.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+        return path

@@ -17,6 +17,8 @@ import os
 import subprocess
 import sys
 
+from common import Results, command_line
+
 SWAPS = {  # what replaced a hand-made part -> (its distributions, the import a run does)
     "loss plot: matplotlib": (
         (
@@ -72,15 +74,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5, help="fresh interpreters per import measurement")
     args = p.parse_args()
-    print(f"python benchmarks/footprint.py --repeats {args.repeats}")
+    record = Results("footprint", command_line("footprint.py"))
+    print(record.command)
+    rows = []
     for label, (dists, statement) in SWAPS.items():
         sizes = {d: installed_mb(d) for d in dists}
         parts = ", ".join(f"{d} {mb:.1f}" for d, mb in sizes.items()) if len(dists) > 1 else ""
-        detail = f" ({parts})" if parts else ""
-        ms = import_ms(statement, args.repeats)
-        print(f"{label}: {sum(sizes.values()):.1f} MB installed{detail}; import {ms:.0f} ms")
-    print("for scale: " + ", ".join(f"{d} {installed_mb(d):.0f} MB" for d in FOR_SCALE))
+        rows.append([label, f"{sum(sizes.values()):.1f}", parts, f"{import_ms(statement, args.repeats):.0f}"])
     fuchun_ms = import_ms("import fuchun, fuchun.cli.parser, fuchun.report.trace", args.repeats)
+    rows.append(["fuchun itself (its command line and trace modules)", "", "", f"{fuchun_ms:.0f}"])
+    columns = ["library", "installed MB", "of which", "import CPU ms"]
+    print(record.table("libraries in place of hand-made parts", columns, rows))
+    print(record.note("for scale: " + ", ".join(f"{d} {installed_mb(d):.0f} MB" for d in FOR_SCALE)))
+    record.save()
     print(f"import fuchun (CLI and trace modules, matplotlib not among them): {fuchun_ms:.0f} ms")
 
 

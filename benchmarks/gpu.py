@@ -18,7 +18,7 @@ import argparse
 import torch
 
 import fuchun
-from common import image, network, per_eval_ms, timed
+from common import Results, command_line, image, network, per_eval_ms, timed
 from fuchun.config.options import Config
 from fuchun.run.engine import level_objective
 from fuchun.run.fit import term_loads
@@ -41,19 +41,25 @@ def main() -> None:
     net, machine = network(args.device, "auto")
     cfg = Config().resolved()
     print(f"device {machine.device}, precision {machine.precision}")
+    record, rows = Results("gpu", command_line("gpu.py")), []
     for side in sizes:
         try:
-            measure(net, machine, cfg, job, side, budget=int(args.budget_gib * 2**30))
+            rows.append(measure(net, machine, cfg, job, side, budget=int(args.budget_gib * 2**30)))
         except torch.OutOfMemoryError:
-            print(f"{side} px: out of memory")
+            rows.append([f"{side}x{side}", "out of memory", "", "", ""])
             torch.cuda.empty_cache()
+        print(" ".join(rows[-1]), flush=True)
     _, seconds = timed(
         fuchun.render, "stylize", content=job.content, style=job.styles, size=e2e, steps=steps, device=args.device
     )
     print(f"end-to-end default run at {e2e} px ({steps} steps): {seconds:.1f} s")
+    columns = ["size", "ms/eval", "TFLOP/s (network)", "peak GiB measured + L-BFGS history", "planned"]
+    record.table(f"the default objective on {machine.device}, {machine.precision}", columns, rows)
+    record.note(f"end-to-end default run at {e2e} px ({steps} steps): {seconds:.1f} s")
+    record.save()
 
 
-def measure(net, machine, cfg, job, side: int, *, budget: int) -> None:
+def measure(net, machine, cfg, job, side: int, *, budget: int) -> list[str]:
     w, h = side, side
     loads = term_loads(cfg, job, net, (w, h), machine.precision)
     kw = dict(arch="vgg16", deepest="relu5_1", precision=machine.precision, optimizer="lbfgs", loads=loads,
@@ -61,8 +67,7 @@ def measure(net, machine, cfg, job, side: int, *, budget: int) -> None:
     try:
         chosen = plan((w, h), budget=budget, history=cfg.lbfgs_history, **kw)
     except MemoryPlanError as err:
-        print(f"{side}x{side}: {err}")
-        return
+        return [f"{side}x{side}", str(err), "", "", ""]
     net.checkpoint_blocks = chosen.checkpoint
     if machine.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -72,12 +77,9 @@ def measure(net, machine, cfg, job, side: int, *, budget: int) -> None:
     peak = torch.cuda.max_memory_allocated() / 2**30 if machine.device.type == "cuda" else float("nan")
     state = 2 * chosen.history * 3 * w * h * 4 / 2**30  # L-BFGS history, not allocated in this measurement
     tflops = FLOP_PER_PX * w * h / (ms / 1000) / 1e12
-    print(
-        f"{side}x{side}: {ms:8.1f} ms/eval, {tflops:6.1f} TFLOP/s (network), peak {peak:.1f} GiB "
-        f"+ {state:.1f} GiB L-BFGS history = {peak + state:.1f} GiB; planned {chosen.describe()}",
-        flush=True,
-    )
     net.checkpoint_blocks = False
+    return [f"{side}x{side}", f"{ms:.1f} ms/eval", f"{tflops:.1f}", f"{peak:.1f} + {state:.1f} = {peak + state:.1f}",
+            chosen.describe()]  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -18,14 +18,14 @@ Prints one markdown table per pair (mean ± spread over seeds, ratio) with the c
 from __future__ import annotations
 
 import argparse
-import shlex
+import pathlib
 import statistics
 import sys
 
 import torch
 
 import fuchun
-from common import image, network
+from common import Results, command_line, image, network
 from fuchun.config.options import Config
 from fuchun.io.read import resize_image
 from fuchun.quality.measures import STYLE_LAYERS, colour_distance, structure_kept, style_distances
@@ -82,15 +82,15 @@ def run_pair(args, net, content_rel: str, style_rel: str) -> dict[str, dict[str,
     return out
 
 
-def pair_table(values: dict[str, dict[str, list[float]]]) -> str:
-    """Markdown: a row per statistic, Gram only and + histogram as mean ± spread, and their ratio."""
+def pair_table(values: dict[str, dict[str, list[float]]], title: str, record: Results) -> str:
+    """A row per statistic, Gram only and + histogram as mean ± spread, and their ratio."""
     a, b = (values[name] for name in VARIANTS)
-    lines = ["| statistic | Gram only | Gram + histogram | ratio |", "|---|---|---|---|"]
+    rows = []
     for key in a:
         ma, mb = statistics.mean(a[key]), statistics.mean(b[key])
         sa, sb = statistics.pstdev(a[key]), statistics.pstdev(b[key])
-        lines.append(f"| {key} | {ma:.3f} ± {sa:.3f} | {mb:.3f} ± {sb:.3f} | {mb / ma:.2f} |")
-    return "\n".join(lines)
+        rows.append([key, f"{ma:.3f} ± {sa:.3f}", f"{mb:.3f} ± {sb:.3f}", f"{mb / ma:.2f}"])
+    return record.table(title, ["statistic", *VARIANTS, "ratio"], rows)
 
 
 def main() -> None:
@@ -101,13 +101,18 @@ def main() -> None:
     args = p.parse_args()
     net, _ = network("auto", "fp32")  # both presets pool by max, as the measures do
     results = {pair: run_pair(args, net, *pair) for pair in PAIRS}
-    print("    python benchmarks/histogram.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "\n")
+    record = Results("histogram", command_line("histogram.py"))
+    print(f"    {record.command}\n")
     ratios = []
     for (content_rel, style_rel), values in results.items():
-        print(f"**{content_rel.split('/')[-1]} + {style_rel.split('/')[-1]}**\n\n{pair_table(values)}\n")
+        title = f"{pathlib.Path(content_rel).stem} + {pathlib.Path(style_rel).stem}"
+        print(f"**{title}**\n\n{pair_table(values, title, record)}\n")
         key = "style distance (mean of the four)"
         ratios.append(statistics.mean(values["Gram + histogram"][key]) / statistics.mean(values["Gram only"][key]))
-    print(f"held-out style distance, with histogram / Gram only, per pair: {', '.join(f'{r:.3f}' for r in ratios)}")
+    print(record.note(
+        f"held-out style distance, with histogram / Gram only, per pair: {', '.join(f'{r:.3f}' for r in ratios)}"
+    ))  # fmt: skip
+    record.save()
     print(f"{statistics.mean(ratios):.3f}")
 
 

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import shlex
 import statistics
 import sys
 
 import torch
 
 import fuchun
-from common import ROOT, image, network
+from common import ROOT, Results, command_line, image, network
 from fuchun.config.presets import FUCHUN_SHIFTS, SIX_SHIFTS
 from fuchun.io.read import read_image, resize_image
 from fuchun.io.write import to_pil, write_image
@@ -101,25 +100,24 @@ def _means(values: dict[str, list[float]]) -> str:
     return "  ".join(f"{k} {statistics.mean(v):.4f}" for k, v in values.items())
 
 
-def tables(results: dict) -> str:
-    """One markdown table per statistic group: rows textures, columns variants (mean over seeds, ratio to Gram only)."""
-    head = "| exemplar | " + " | ".join(VARIANTS) + " |\n|---|" + "---|" * len(VARIANTS)
-    blocks = []
+def tables(results: dict, record: Results) -> str:
+    """One table per statistic group: rows textures, columns variants (mean over seeds, change against Gram only)."""
     groups = {
-        "luminance autocorrelation error at the default's own offsets (16, 64 px)": ("optimised offsets",),
-        "luminance autocorrelation error at held-out offsets (12, 24, 40, 48, 56 px)": ("held-out offsets",),
-        **{f"shifted-Gram error at held-out layer {layer}, 24 px": (layer,) for layer in HELD_OUT_LAYERS},
+        "luminance autocorrelation error at the default's own offsets (16, 64 px)": "optimised offsets",
+        "luminance autocorrelation error at held-out offsets (12, 24, 40, 48, 56 px)": "held-out offsets",
+        **{f"shifted-Gram error at held-out layer {layer}, 24 px": layer for layer in HELD_OUT_LAYERS},
     }
-    for title, (key,) in groups.items():
+    blocks = []
+    for title, key in groups.items():
         rows = []
         for rel in TEXTURES:
             base = statistics.mean(results[rel, "Gram only"][key])
-            cells = []
+            cells = [pathlib.Path(rel).stem]
             for name in VARIANTS:
                 v = statistics.mean(results[rel, name][key])
                 cells.append(f"{v:.3f}" if name == "Gram only" else f"{v:.3f} ({v / base - 1:+.0%})")
-            rows.append(f"| {pathlib.Path(rel).stem} | " + " | ".join(cells) + " |")
-        blocks.append(f"**{title}**\n\n{head}\n" + "\n".join(rows))
+            rows.append(cells)
+        blocks.append(f"**{title}**\n\n" + record.table(title, ["exemplar", *VARIANTS], rows))
     return "\n\n".join(blocks)
 
 
@@ -132,8 +130,10 @@ def main() -> None:
     args = p.parse_args()
     net, _ = network("auto", "fp32")
     results, tiles = run(args, net)
-    print("    python benchmarks/long_range.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "\n")
-    print(tables(results))
+    record = Results("long_range", command_line("long_range.py"))
+    print(f"    {record.command}\n")
+    print(tables(results, record))
+    record.save()
     title = "Texture synthesis from noise; number: luminance autocorrelation error at held-out offsets 12-56 px"
     sheet = contact_sheet(tiles, columns=len(VARIANTS) + 1, cell=args.size, title=title)
     out = pathlib.Path(args.out)

@@ -24,6 +24,8 @@ import pathlib
 import subprocess
 import sys
 
+from common import Results, command_line
+
 HERE = pathlib.Path(__file__).resolve().parent
 
 
@@ -53,6 +55,7 @@ def measure(size: tuple[int, int], *, steps: int, history: int, device: str, pre
     from fuchun.run.engine import run
     from fuchun.run.fit import fit
     from fuchun.run.job import Job
+    from fuchun.run.memory import release_freed_memory
 
     job = Job(image("content/tubingen.jpg"), [image("style/starry-night.jpg")])
     net, machine = network(device, precision)
@@ -67,6 +70,7 @@ def measure(size: tuple[int, int], *, steps: int, history: int, device: str, pre
         run(cfg, job, net=net)
         measured = torch.cuda.max_memory_allocated() - before
     else:
+        release_freed_memory()  # what reading the inputs freed is not the run's to reuse: the worst case
         _reset_peak()
         before = _status("VmRSS")
         run(cfg, job, net=net)
@@ -118,25 +122,32 @@ def main() -> None:
     args = p.parse_args()
     if args.child:
         return _child(args)
-    ratios = []
-    print(
-        f"python benchmarks/memory.py --sizes {' '.join(map(str, args.sizes))} --aspects {' '.join(args.aspects)} "
-        f"--steps {args.steps} --history {args.history} --repeats {args.repeats}"
-    )
+    ratios, rows = [], []
+    results = Results("memory", command_line("memory.py"))
+    print(results.command)
     for side in args.sizes:
         for aspect in args.aspects:
             w, h = _case(side, aspect)
             cmd = [sys.executable, str(HERE / "memory.py"), "--child", str(w), str(h)]
             cmd += ["--steps", str(args.steps), "--history", str(args.history)]
             cmd += ["--device", args.device, "--precision", args.precision]
-            r = max((_fresh_run(cmd, w, h) for _ in range(args.repeats)), key=lambda x: x["measured"])
+            runs = [_fresh_run(cmd, w, h) for _ in range(args.repeats)]
+            r = max(runs, key=lambda x: x["measured"])
             ratio = r["planned"] / r["measured"]
             ratios.append(ratio)
+            spread = f"{min(x['measured'] for x in runs) / 2**20:.0f}-{r['measured'] / 2**20:.0f}"
+            rows.append([f"{w}x{h}", aspect, r["precision"], r["device"], spread, f"{r['planned'] / 2**20:.0f}",
+                         f"{ratio:.2f}"])  # fmt: skip
             print(
                 f"{w:4d}x{h:<4d} {aspect:>4} {r['precision']} {r['device']}  measured {r['measured'] / 2**20:7.0f} MiB"
                 f"   planned {r['planned'] / 2**20:7.0f} MiB   planned/measured {ratio:.2f}",
                 flush=True,
             )
+    columns = ["size", "aspect", "precision", "device", f"measured MiB ({args.repeats} fresh runs)", "planned MiB",
+               "planned / worst measured"]  # fmt: skip
+    results.table("whole stylize runs: the planner's estimate against the measured peak", columns, rows)
+    results.note(f"planned / measured from {min(ratios):.2f} to {max(ratios):.2f}")
+    results.save()
     print(f"{min(ratios):.3f}")
     print(f"{max(ratios):.3f}")
 

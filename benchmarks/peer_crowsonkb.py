@@ -34,7 +34,6 @@ import argparse
 import contextlib
 import importlib.util
 import pathlib
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,7 @@ import PIL.Image
 import torch
 from torch import nn
 
-from common import EXAMPLES, network
+from common import EXAMPLES, Results, command_line, network
 from fuchun.api import render
 from fuchun.io.read import read_image
 from fuchun.io.write import to_pil, write_image
@@ -205,16 +204,20 @@ def main(argv=None) -> int:
         picture = render("stylize", content=photo, style=style, size=args.size, **options)
         rows.append(_row(net, label, t0, picture, photo=photo, style=style))
     baseline = rows[0]["cpu"]
-    print("command: python benchmarks/peer_crowsonkb.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "\n")
-    print("| run | wall s | CPU s | CPU × peer | style distance | structure | colour ΔE |")
-    print("|---|---|---|---|---|---|---|")
+    results = Results("peer_crowsonkb", command_line("peer_crowsonkb.py", argv))
+    print(f"command: {results.command}\n")
+    cells = []
     for i, row in enumerate(rows):
         m = row["measures"]
-        print(
-            f"| {row['label']} | {row['seconds']:.1f} | {row['cpu']:.1f} | {row['cpu'] / baseline:.2f} | "
-            f"{m['style_distance']:.3f} | {m['structure']:.3f} | {m['colour_distance']:.1f} |"
-        )
+        cells.append(
+            [row["label"], f"{row['seconds']:.1f}", f"{row['cpu']:.1f}", f"{row['cpu'] / baseline:.2f}",
+             f"{m['style_distance']:.3f}", f"{m['structure']:.3f}", f"{m['colour_distance']:.1f}"]
+        )  # fmt: skip
         write_image(row["picture"], out / f"{i}-{row['label'].replace(' ', '-').replace('/', '-')}.png")
+    columns = ["run", "wall s", "CPU s", "CPU × peer", "style distance", "structure", "colour ΔE"]
+    pair = f"{pathlib.Path(args.content).stem} + {pathlib.Path(args.style).stem}, {args.size} px, CPU"
+    print(results.table(pair, columns, cells))
+    results.save()
     sheet = contact_sheet([(to_pil(r["picture"]), r["label"]) for r in rows])
     sheet.save(out / "peer-sheet.png")
     return 0

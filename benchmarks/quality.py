@@ -27,14 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import shlex
 import statistics
 import sys
 import time
 
 import torch
 
-from common import SHARED, network
+from common import SHARED, Results, command_line, network
 from fuchun.api import make_config, render
 from fuchun.config.files import options_from_mapping
 from fuchun.config.options import Config
@@ -215,12 +214,8 @@ def _old_results(out: pathlib.Path) -> dict:
 
 def _write_json(out: pathlib.Path, args, results: list[dict]) -> None:
     tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps({"command": command_line(), "results": results}, indent=1))
+    tmp.write_text(json.dumps({"command": command_line("quality.py"), "results": results}, indent=1))
     tmp.replace(out / "results.json")
-
-
-def command_line() -> str:
-    return "python benchmarks/quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 def gaps(results: list[dict]) -> dict[tuple[str, int], float]:
@@ -228,46 +223,38 @@ def gaps(results: list[dict]) -> dict[tuple[str, int], float]:
     return {(r["pair"], r["size"]): r["structure"] for r in results if r["preset"] == BASELINE}
 
 
-def table(results: list[dict], size: int) -> str:
-    """The markdown table of one size: a row per pair and preset."""
+def table(results: list[dict], size: int) -> tuple[list[str], list[list[str]]]:
+    """The columns and rows of one size: a row per pair and preset."""
     base = gaps(results)
-    lines = [
-        "| pair | preset | time s | style distance | structure | structure gap to gatys | colour distance |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    columns = ["pair", "preset", "time s", "style distance", "structure", "structure gap to gatys", "colour distance"]
+    rows = []
     for r in (r for r in results if r["size"] == size):
         gap = base.get((r["pair"], size))
         gap_text = "" if gap is None or r["preset"] == BASELINE else f"{gap - r['structure']:+.3f}"
-        lines.append(
-            f"| {r['pair']} | {r['preset']} | {r['seconds']:.1f} | {r['style_distance']:.3f} | "
-            f"{r['structure']:.3f} | {gap_text} | {r['colour_distance']:.2f} |"
-        )
-    return "\n".join(lines)
+        rows.append([r["pair"], r["preset"], f"{r['seconds']:.1f}", f"{r['style_distance']:.3f}",
+                     f"{r['structure']:.3f}", gap_text, f"{r['colour_distance']:.2f}"])  # fmt: skip
+    return columns, rows
 
 
-def summary(results: list[dict], size: int, presets: list[str]) -> str:
+def summary(results: list[dict], size: int, presets: list[str]) -> tuple[list[str], list[list[str]]]:
     """Means per preset and, against the baseline, the worst structure gap and how many pairs keep within 0.05."""
     base = gaps(results)
-    lines = [
-        "| preset | mean time s | mean style distance | mean structure | mean colour distance | worst structure gap "
-        "to gatys (pair) | pairs within 0.05 of gatys |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    columns = ["preset", "mean time s", "mean style distance", "mean structure", "mean colour distance",
+               "worst structure gap to gatys (pair)", "pairs within 0.05 of gatys"]  # fmt: skip
+    rows = []
     for preset in presets:
-        rows = [r for r in results if r["size"] == size and r["preset"] == preset]
-        if not rows:
+        chosen = [r for r in results if r["size"] == size and r["preset"] == preset]
+        if not chosen:
             continue
-        means = [statistics.mean(r[k] for r in rows) for k in ("seconds", "style_distance", "structure")]
-        colour = statistics.mean(r["colour_distance"] for r in rows)
+        means = [statistics.mean(r[k] for r in chosen) for k in ("seconds", "style_distance", "structure")]
+        colour = statistics.mean(r["colour_distance"] for r in chosen)
         worst, within = "", ""
-        scored = [(base[r["pair"], size] - r["structure"], r["pair"]) for r in rows if (r["pair"], size) in base]
+        scored = [(base[r["pair"], size] - r["structure"], r["pair"]) for r in chosen if (r["pair"], size) in base]
         if scored and preset != BASELINE:
             gap, pair = max(scored)
             worst, within = f"{gap:+.3f} ({pair})", f"{sum(g <= 0.05 for g, _ in scored)}/{len(scored)}"
-        lines.append(
-            f"| {preset} | {means[0]:.1f} | {means[1]:.3f} | {means[2]:.3f} | {colour:.2f} | {worst} | {within} |"
-        )
-    return "\n".join(lines)
+        rows.append([preset, f"{means[0]:.1f}", f"{means[1]:.3f}", f"{means[2]:.3f}", f"{colour:.2f}", worst, within])
+    return columns, rows
 
 
 def sheet(results: list[dict], size: int, presets: list[str], folder: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
@@ -284,7 +271,7 @@ def sheet(results: list[dict], size: int, presets: list[str], folder: pathlib.Pa
             r = next((r for r in rows if r["pair"] == pair and r["preset"] == preset), None)
             label = f"sd {r['style_distance']:.2f} st {r['structure']:.2f} col {r['colour_distance']:.0f} {preset}"
             tiles.append((to_pil(read_image(r["image"])), label))
-    title = f"{size} px; sd: style distance, st: structure, col: colour distance; {command_line()}"
+    title = f"{size} px; sd: style distance, st: structure, col: colour distance; {command_line('quality.py')}"
     image = contact_sheet(tiles, cell=CELL, columns=2 + len(presets), title=title)
     path = out / f"sheet-{size}.png"
     image.save(path)
@@ -305,11 +292,13 @@ def main(argv: list[str] | None = None) -> None:
     warm = torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(0))
     render("stylize", content=warm, style=warm, net=net, size=48, steps=2, device=args.device)  # first-call costs
     results = run_set(args, net, pairs, runs, sizes, out, folder)
-    print(f"    {command_line()}\n")
+    record = Results("quality", command_line("quality.py", argv))
+    print(f"    {record.command}\n")
     for size in sizes:
-        print(f"### {size} px\n\n{table(results, size)}\n\n{summary(results, size, presets)}\n")
+        print(f"### {size} px\n\n{record.table(f'{size} px, every pair', *table(results, size))}\n")
+        print(f"{record.table(f'{size} px, means per run', *summary(results, size, presets))}\n")
         print(f"contact sheet: {sheet(results, size, presets, folder, out)}\n")
-    print(f"results: {out / 'results.json'}")
+    print(f"results: {out / 'results.json'}, {record.save()}")
 
 
 if __name__ == "__main__":

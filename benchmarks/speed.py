@@ -22,11 +22,11 @@ import pathlib
 import torch
 
 import fuchun
-from common import gatys_score, image, network, per_eval_ms, timed
+from common import Results, command_line, gatys_score, image, network, per_eval_ms, timed
 from fuchun.config.options import Config
 from fuchun.io.write import write_image
 from fuchun.run.engine import level_objective
-from fuchun.run.fit import term_loads
+from fuchun.run.fit import active_terms, term_loads
 from fuchun.run.job import Job
 from fuchun.run.memory import Loads, estimate
 from fuchun.run.schedule import Level
@@ -46,7 +46,7 @@ def main() -> None:
         "fuchun path, gatys objective": dict(preset="gatys", **fuchun_steps),
         "fuchun default (full objective)": dict(fuchun_steps),
     }
-    results = {}
+    measured = {}
     for name, options in runs.items():
         picture, seconds = timed(
             fuchun.render,
@@ -58,26 +58,29 @@ def main() -> None:
             **options,
         )
         score = gatys_score(picture, job, size=args.size, device=args.device)
-        results[name] = (seconds, score)
+        measured[name] = (seconds, score)
         if args.out:
             pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
             write_image(
                 picture, pathlib.Path(args.out) / (name.split(" (")[0].replace(" ", "-").replace(",", "") + ".png")
             )
         print(f"{name:40s} {seconds:8.1f} s   Gatys score {score:.4f}", flush=True)
-    base_t, base_s = results["baseline (gatys, fp32, single scale)"]
-    for name, (t, s) in list(results.items())[1:]:
-        print(f"{name:40s} time ratio {t / base_t:.3f}   score ratio {s / base_s:.3f}")
-    eval_times(job, args)
+    base_t, base_s = measured["baseline (gatys, fp32, single scale)"]
+    results = Results("speed", command_line("speed.py"))
+    rows = [[n, f"{t:.1f}", f"{t / base_t:.3f}", f"{s:.4f}", f"{s / base_s:.3f}"] for n, (t, s) in measured.items()]
+    columns = ["run", "time s", "× baseline", "Gatys score (fp32 evaluator)", "score × baseline"]
+    print(results.table(f"whole runs at {args.size} px, Tübingen + The Starry Night", columns, rows))
+    print(eval_times(job, args, results))
+    results.save()
     memory_table(args)
-    print(f"{results['fuchun default (full objective)'][0] / base_t:.3f}")
+    print(f"{measured['fuchun default (full objective)'][0] / base_t:.3f}")
 
 
-def eval_times(job: Job, args) -> None:
+def eval_times(job: Job, args, results: Results) -> str:
     """ms per evaluation of the Gatys and the default objective, fp32 vs bf16."""
+    rows = []
     for size in args.eval_sizes:
-        row = []
-        for preset in ("gatys", "fuchun"):
+        for preset in ("gatys", "paint"):
             ms = {}
             for precision in ("fp32", "bf16"):
                 net, machine = network(args.device, precision)
@@ -85,34 +88,40 @@ def eval_times(job: Job, args) -> None:
                 w, h = size, round(size * 0.75)
                 obj = level_objective(net, cfg, job, Level.at(cfg, (w, h)), machine)
                 ms[precision] = per_eval_ms(obj, torch.rand(1, 3, h, w, device=machine.device))
-            row.append(
-                f"{preset}: fp32 {ms['fp32']:.0f} ms, bf16 {ms['bf16']:.0f} ms "
-                f"(bf16/fp32 {ms['bf16'] / ms['fp32']:.2f})"
-            )
-        print(f"per evaluation at {size} px   " + " | ".join(row), flush=True)
+            rows.append([f"{size}", preset, f"{ms['fp32']:.0f}", f"{ms['bf16']:.0f}", f"{ms['bf16'] / ms['fp32']:.2f}"])
+    columns = ["size px", "preset", "fp32 ms", "bf16 ms", "bf16 / fp32"]
+    return results.table("one loss-and-gradient evaluation (4:3)", columns, rows)
 
 
 def default_loads(net, side: int) -> tuple[Loads, str]:
     """What the default objective holds at side x side (style as large as the output), and its deepest layer."""
     cfg = Config().resolved()
     square = torch.zeros(3, side, side)
-    layers = [*cfg.content_layers, *cfg.style_layers, *cfg.shifts, *cfg.hist_layers, *cfg.w2_layers]
-    return term_loads(cfg, Job(square, [square]), net, (side, side), "bf16"), net.deepest(layers)
+    job = Job(square, [square])
+    layers = [layer for term in active_terms(cfg, job) for layer in term.layers(cfg)]
+    return term_loads(cfg, job, net, (side, side), "bf16"), net.deepest(layers)
 
 
 def memory_table(args) -> None:
-    """The planner's estimate of the default run's peak at each size, bf16, on the CPU and on CUDA."""
+    """The planner's estimate of the default run's peak at each size, bf16, on the CPU and on CUDA
+    (results/plan.json)."""
     net, _ = network(args.device, "fp32")
+    results = Results("plan", command_line("speed.py", ["--plan"]))
+    rows = []
     for side in (512, 1024, 2048, 4096):
         loads, deepest = default_loads(net, side)
         kw = dict(arch="vgg16", deepest=deepest, optimizer="lbfgs", loads=loads)
-        cells = []
+        cells = [f"{side}x{side}"]
         for device in ("cpu", "cuda"):
             full = estimate((side, side), precision="bf16", history=50, device=device, **kw) / 2**30
             saved = estimate((side, side), precision="bf16", history=5, checkpoint=True, device=device, **kw) / 2**30
-            cells.append(f"{device} {full:.1f} GiB ({saved:.1f} GiB checkpointed, L-BFGS history 5)")
-        fp32 = estimate((side, side), precision="fp32", history=50, device="cpu", **kw) / 2**30
-        print(f"planned peak at {side}x{side}, bf16: {' | '.join(cells)}; cpu fp32 {fp32:.1f} GiB", flush=True)
+            cells += [f"{full:.1f}", f"{saved:.1f}"]
+        cells.append(f"{estimate((side, side), precision='fp32', history=50, device='cpu', **kw) / 2**30:.1f}")
+        rows.append(cells)
+    columns = ["size", "CPU bf16 GiB", "checkpointed, history 5", "CUDA bf16 GiB", "checkpointed, history 5",
+               "CPU fp32 GiB"]  # fmt: skip
+    print(results.table("the planner's estimate of the default run's peak (not measured)", columns, rows))
+    results.save()
 
 
 def parse_args():

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import shlex
-import sys
 import time
 
 import torch
 
-from common import ROOT, network
+from common import ROOT, Results, command_line, network
 from fuchun.api import render
 from fuchun.io.read import read_image
 from fuchun.io.write import to_pil
@@ -65,16 +63,16 @@ def main(argv=None) -> int:
     for s in (float(v) for v in args.strengths.split(",")):
         rows.append(_run(f"strength {s:g}", net, photo, style, size=args.size, strength=s, **extra))
     base = rows[0]["seconds"] if args.baseline else None
-    print(f"command: python benchmarks/{pathlib.Path(__file__).name} {shlex.join(argv or sys.argv[1:])}")
-    print(f"pair: {pathlib.Path(args.content).name} + {pathlib.Path(args.style).name}, {args.size} px, CPU")
-    print("| run | time s | × baseline | style distance | structure | colour ΔE |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        ratio = f"{r['seconds'] / base:.2f}" if base else "-"
-        print(
-            f"| {r['label']} | {r['seconds']:.1f} | {ratio} | {r['style_distance']:.3f} "
-            f"| {r['structure']:.3f} | {r['colour_distance']:.1f} |"
-        )
+    results = Results("strength", command_line("strength.py", argv))
+    print(f"command: {results.command}")
+    pair = f"{pathlib.Path(args.content).stem} + {pathlib.Path(args.style).stem}, {args.size} px, CPU"
+    cells = [
+        [r["label"], f"{r['seconds']:.1f}", f"{r['seconds'] / base:.2f}" if base else "-", f"{r['style_distance']:.3f}",
+         f"{r['structure']:.3f}", f"{r['colour_distance']:.1f}"]
+        for r in rows
+    ]  # fmt: skip
+    columns = ["run", "time s", "× baseline", "style distance", "structure", "colour ΔE"]
+    print(results.table(pair, columns, cells))
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tiles = [(to_pil(photo), "photo"), (to_pil(style), "style")]
@@ -83,7 +81,7 @@ def main(argv=None) -> int:
         tiles.append((to_pil(r["picture"]), f"{r['label']}: {r['style_distance']:.2f} / {r['structure']:.2f}"))
     sheet = contact_sheet(tiles, cell=args.size, columns=min(len(tiles), 5), title="style distance / structure")
     sheet.save(out / "strength-sheet.png")
-    print(f"pictures and sheet: {out}/")
+    print(f"pictures and sheet: {out}/; results: {results.save()}")
     return 0
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import io
 import pathlib
-import sys
 import time
 
+from common import Results, command_line
 from fuchun.studio.runner import Frame
 from fuchun.studio.service import Request, Studio, Upload
 from fuchun.studio.settings import Settings
@@ -69,7 +69,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
-    print("command:", " ".join([pathlib.Path(sys.executable).name, *sys.argv]))
+    record = Results("studio_preview", command_line("studio_preview.py"))
+    print(f"command: {record.command}")
     studio = Studio()
     settings = Settings(size=args.size, steps=args.steps, device=args.device)
     one_run(studio, Settings(size=64, steps=2, device=args.device), preview=False)  # warm-up: caches, first load
@@ -89,8 +90,13 @@ def main() -> None:
     finally:
         studio.close()
     off, on = min(times[False]), min(times[True])
-    print(f"{args.size} px, {args.steps} steps: fastest off {off:.2f} s, on {on:.2f} s ({100 * (on / off - 1):+.1f} %)")
-    print(f"preview work as a share of the render, timed where it happens: {100 * max(shares):.2f} % (worst run)")
+    rows = [
+        ["fastest render, preview off", f"{off:.2f} s"],
+        ["fastest render, preview on", f"{on:.2f} s ({100 * (on / off - 1):+.1f} %)"],
+        ["preview work as a share of the render, timed where it happens (worst run)", f"{100 * max(shares):.2f} %"],
+    ]
+    print(record.table(f"{args.size} px, {args.steps} steps, {args.repeats} runs each", ["", "measured"], rows))
+    record.save()
     print(f"{max(shares):.4f}")
 
 

@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import shlex
-import sys
 import time
 
 import torch
 
 import common
-from common import image, network
+from common import Results, command_line, image, network
 from fuchun.api import make_config
 from fuchun.config.options import VideoConfig
 from fuchun.io.read import read_image, resize_image
@@ -89,7 +87,8 @@ def main(argv=None) -> int:
     p.add_argument("--images", default=str(common.SHARED), help="folder with content/ and style/ test images")
     args = p.parse_args(argv)
     common.SHARED = pathlib.Path(args.images)
-    print("command: python benchmarks/temporal.py " + shlex.join(argv if argv is not None else sys.argv[1:]))
+    record = Results("temporal", command_line("temporal.py", argv))
+    print(f"command: {record.command}")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     net, machine = network("cpu", "fp32")
@@ -99,23 +98,24 @@ def main(argv=None) -> int:
     style = resize_image(image(f"style/{args.style}.jpg"), size=args.size)
     size = (args.size, args.size * 3 // 4)
     options = dict(size=size, steps=args.steps, device="cpu", precision="fp32")
-    print(
+    setting = (
         f"{size[0]}x{size[1]} px, {args.frames} frames, {args.steps} steps per frame, temporal weight "
-        f"{args.temporal_weight:g}, style {args.style}, preset {make_config('stylize').preset}\n"
+        f"{args.temporal_weight:g}, style {args.style}, preset {make_config('stylize').preset}"
     )
+    print(f"{setting}\n")
     rows = []
     for name in args.clips.split(","):
         rows.append(_clip(name, args, out, size, style_path, style, options, net, measure_net))
-    print("| clip | mode | temporal error (MSE) | mean abs. diff | style distance | structure | s/frame |")
-    print("|---|---|---|---|---|---|---|")
+    cells = []
     for name, results in rows:
         for mode, (mse, mad, sd, ssim, spf) in results.items():
-            print(f"| {name} | {mode} | {mse:.5f} | {mad:.4f} | {sd:.3f} | {ssim:.3f} | {spf:.1f} |")
+            cells.append([name, mode, f"{mse:.5f}", f"{mad:.4f}", f"{sd:.3f}", f"{ssim:.3f}", f"{spf:.1f}"])
         ratio = results["independent"][0] / results["video"][0]
-        print(
-            f"| {name} | **ratio** | **{ratio:.1f}x lower** | "
-            f"{results['independent'][1] / results['video'][1]:.1f}x | | | |"
-        )
+        lower = results["independent"][1] / results["video"][1]
+        cells.append([name, "**ratio**", f"**{ratio:.1f}x lower**", f"{lower:.1f}x", "", "", ""])
+    columns = ["clip", "mode", "temporal error (MSE)", "mean abs. diff", "style distance", "structure", "s/frame"]
+    print(record.table(setting, columns, cells))
+    record.save()
     return 0
 
 
