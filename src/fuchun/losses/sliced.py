@@ -24,7 +24,9 @@ Where it differs from the paper:
 - several style images give the mixture of their projected distributions, and a style whose
   pixel count differs from the picture's is resampled at the picture's rank levels (as the
   histogram loss does);
-- with a mask only the region is matched, as :class:`fuchun.losses.histogram.HistogramLoss` does.
+- with a mask only the region is matched, as :class:`fuchun.losses.histogram.HistogramLoss` does;
+- the projections are ranked at the maps' own precision (a bf16 network's by a radix sort of their
+  bf16 values, :mod:`fuchun.losses.ranks`) and compared in float32.
 """
 
 from __future__ import annotations
@@ -140,7 +142,8 @@ class SlicedWassersteinLoss(nn.Module):
         total = torch.zeros((), dtype=f.dtype, device=feats.device)
         for i in range(0, k, DIRECTION_CHUNK):
             rows = directions[i : i + DIRECTION_CHUNK] @ f  # (B, k, M), contiguous
-            chunk = rows.sub_(match_rows(rows, values[i : i + DIRECTION_CHUNK]))
+            keys = rows.to(feats.dtype)  # ranked at the maps' precision: bf16 ranks by a radix sort
+            chunk = rows.sub_(match_rows(keys, values[i : i + DIRECTION_CHUNK]))
             total += torch.vdot(chunk.view(-1), chunk.view(-1))
             diff[:, i : i + DIRECTION_CHUNK] = chunk
         return diff, total
