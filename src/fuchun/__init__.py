@@ -11,10 +11,11 @@ import torch before the command line can catch a Ctrl-C.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["Config", "reconstruct", "render", "stylize", "texture"]
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("fuchun")  # pyproject.toml's
 
 _HOMES = {
     "Config": "fuchun.config.options",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import importlib.metadata
 import io
 import json
 import math
@@ -20,7 +21,6 @@ from typing import Any
 import torch
 from PIL import Image
 
-from fuchun import __version__
 from fuchun.config.options import Config
 from fuchun.errors import TraceError, one_line
 from fuchun.io.atomic import write_or_raise
@@ -154,7 +154,7 @@ class TraceReporter(LossLog):
         info = self.info
         cfg = info.config if info is not None else self.config.resolved()
         out: dict[str, Any] = {
-            "fuchun": __version__,
+            "fuchun": importlib.metadata.version("fuchun"),
             "torch": torch.__version__,
             "started": self.started,
             "mode": self.mode,
