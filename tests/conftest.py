@@ -14,10 +14,8 @@ import fuchun
 import fuchun.run.engine
 import odd_files
 from fuchun.net.features import VGGFeatures
-from helpers import EXAMPLES_DIR
+from helpers import EXAMPLES_DIR, tiny_vgg
 from strict_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401  (CI: a skip fails unless marked gpu)
-
-TINY_WIDTHS = (4, 4, 8, 8, 8)
 
 # On a machine with two or fewer cores shared with other jobs, two intra-op threads stall
 # on each other (a 96 px run measured 86 s with two threads, 11 s with one). OMP_NUM_THREADS
@@ -44,8 +42,7 @@ def texture_path(tmp_path_factory) -> Path:
 @pytest.fixture
 def tiny_net() -> VGGFeatures:
     """A VGG16-shaped network with 4-8 channels per block and seeded random weights."""
-    torch.manual_seed(0)
-    return VGGFeatures("vgg16", widths=TINY_WIDTHS)
+    return tiny_vgg()
 
 
 @pytest.fixture

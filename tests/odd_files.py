@@ -59,7 +59,8 @@ def write(folder: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data and CRC."""
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
@@ -67,7 +68,7 @@ def png_declaring(width: int, height: int) -> bytes:
     """A PNG whose header declares ``width`` x ``height`` RGB pixels and holds one row of data."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     row = zlib.compress(b"\0" + b"\x80" * 3 * min(width, 64))
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", row) + _chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", row) + png_chunk(b"IEND", b"")
 
 
 # ----------------------------------------------------------------------------- broken files

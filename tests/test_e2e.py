@@ -27,6 +27,7 @@ from fuchun.run.engine import load_network
 from fuchun.run.job import Job, output_size
 from fuchun.run.machine import pick_machine
 from fuchun.run.schedule import Level
+from helpers import noise_image
 
 pytestmark = pytest.mark.weights
 
@@ -75,11 +76,6 @@ def _run(tmp_path, mode: str, inputs: list, size: int):
     return read_image(out).unsqueeze(0)
 
 
-def _noise_like(image: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """The engine's noise start for ``--seed seed`` (uniform, torch.Generator seeded)."""
-    return torch.rand(image.shape, generator=torch.Generator().manual_seed(seed))
-
-
 def test_stylize_moves_the_photo_to_the_painting_style(tmp_path, examples_dir, measure_net, capsys):
     content = examples_dir / "tubingen.jpg"
     style = examples_dir / "starry-night.jpg"
@@ -88,7 +84,7 @@ def test_stylize_moves_the_photo_to_the_painting_style(tmp_path, examples_dir, m
     start = resize_image(read_image(content), size=tuple(reversed(out.shape[-2:]))).unsqueeze(0)
     before = _terms(measure_net, "stylize", 128, content, style, start)
     after = _terms(measure_net, "stylize", 128, content, style, out)
-    noise = _terms(measure_net, "stylize", 128, content, style, _noise_like(out))
+    noise = _terms(measure_net, "stylize", 128, content, style, noise_image(*out.shape[-2:], seed=0))
     assert before["content"] == pytest.approx(0, abs=1e-6)
     assert before["w2"] / after["w2"] >= 2.5, (before, after)  # measured 4.7x
     assert after["content"] < noise["content"], (after, noise)  # still the photo, not a texture
@@ -99,7 +95,7 @@ def test_texture_matches_the_style_statistics(tmp_path, texture_path, measure_ne
     style = texture_path
     out = _run(tmp_path, "texture", [style], 96)
     assert max(out.shape[-2:]) == 96
-    before = _terms(measure_net, "texture", 96, None, style, _noise_like(out))
+    before = _terms(measure_net, "texture", 96, None, style, noise_image(*out.shape[-2:], seed=0))
     after = _terms(measure_net, "texture", 96, None, style, out)
     assert "content" not in after
     assert before["w2"] / after["w2"] >= 6, (before, after)  # measured 12.8x
@@ -110,7 +106,7 @@ def test_reconstruct_recovers_the_content_features(tmp_path, examples_dir, measu
     content = examples_dir / "tubingen.jpg"
     out = _run(tmp_path, "reconstruct", [content], 96)
     assert max(out.shape[-2:]) == 96
-    before = _terms(measure_net, "reconstruct", 96, content, None, _noise_like(out))
+    before = _terms(measure_net, "reconstruct", 96, content, None, noise_image(*out.shape[-2:], seed=0))
     after = _terms(measure_net, "reconstruct", 96, content, None, out)
     assert set(after) <= {"content", "tv"}  # no style terms in this mode
     assert before["content"] / after["content"] >= 8, (before, after)  # measured 32x

@@ -13,34 +13,22 @@ import json
 import pytest
 import torch
 
-import fuchun.run.engine
 import odd_files
 from fuchun import stylize
 from fuchun.api import render
 from fuchun.cli.parser import main
 from fuchun.config.options import Config
 from fuchun.errors import ImageError, UsageError
+from fuchun.io.read import read_image
 from fuchun.run.schedule import Level, level_sizes
+from helpers import QUICK_FLAGS, png_header
 
 
-@pytest.fixture
-def tiny_network(monkeypatch, tiny_net):
-    def load(cfg, machine, reporter):
-        return tiny_net.to(machine.device, memory_format=torch.channels_last), "tiny"
-
-    monkeypatch.setattr(fuchun.run.engine, "load_network", load)
-
-
-def _png_bit_depth(path) -> int:
-    return path.read_bytes()[24]  # IHDR's bit depth byte
-
-
-def test_a_trace_given_as_config_keeps_bit_depth_and_style_blend(tmp_path, capsys, tiny_network):
+def test_a_trace_given_as_config_keeps_bit_depth_and_style_blend(tmp_path, capsys, tiny_pretrained):
     photo = odd_files.png(tmp_path, "photo.png")
     styles = [odd_files.png(tmp_path, "a.png", seed=1), odd_files.png(tmp_path, "b.png", seed=2)]
-    run = ["--size", "64", "--steps", "2", "--scales", "none", "--device", "cpu", "--precision", "fp32", "--quiet"]
     first = ["stylize", photo, *styles, "-o", tmp_path / "first.png", "--bit-depth", "16", "--style-blend", "3,1"]
-    assert main([str(a) for a in [*first, *run, "--trace", tmp_path / "t1"]]) == 0
+    assert main([str(a) for a in [*first, *QUICK_FLAGS, "--trace", tmp_path / "t1"]]) == 0
     record = json.loads((tmp_path / "t1" / "trace.json").read_text())
     assert (record["bit_depth"], record["style_blend"], record["options"]["quiet"]) == (16, [3.0, 1.0], True)
 
@@ -48,15 +36,13 @@ def test_a_trace_given_as_config_keeps_bit_depth_and_style_blend(tmp_path, capsy
     assert main([str(a) for a in [*again, "--trace", tmp_path / "t2"]]) == 0
     err = capsys.readouterr().err.splitlines()
     assert [line for line in err if not line.startswith("fuchun: warning: ")] == []  # quiet came back: no start line
-    assert _png_bit_depth(tmp_path / "again.png") == 16
+    assert png_header(tmp_path / "again.png")[2] == 16
     assert json.loads((tmp_path / "t2" / "trace.json").read_text())["style_blend"] == [3.0, 1.0]
-    assert torch.equal(
-        fuchun.io.read.read_image(tmp_path / "again.png"), fuchun.io.read.read_image(tmp_path / "first.png")
-    )
+    assert torch.equal(read_image(tmp_path / "again.png"), read_image(tmp_path / "first.png"))
 
     flags_win = ["stylize", photo, *styles, "-o", tmp_path / "eight.png", "--config", tmp_path / "t1" / "trace.json"]
     assert main([str(a) for a in [*flags_win, "--bit-depth", "8"]]) == 0
-    assert _png_bit_depth(tmp_path / "eight.png") == 8
+    assert png_header(tmp_path / "eight.png")[2] == 8
 
 
 def test_the_python_api_writes_a_trace(tmp_path, tiny_net, tiny_options):

@@ -10,14 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import fuchun
 from fuchun.batch.jobs import folder_jobs, read_jobs
 from fuchun.cli.parser import main
 from fuchun.errors import ConfigFileError, UsageError
+from helpers import SRC, TINY_FLAGS
 
-TINY = ["--preset", "fuchun", "--size", "64", "--steps", "5", "--scales", "none", "--shift", "relu2_1=2"]
-TINY += ["--device", "cpu", "--precision", "fp32"]
-SRC = Path(fuchun.__file__).resolve().parents[1]  # where this fuchun is imported from
+TINY = [*TINY_FLAGS, "--device", "cpu", "--precision", "fp32"]
 
 
 @pytest.fixture

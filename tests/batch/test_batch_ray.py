@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,15 +22,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import fuchun
+from helpers import SRC, TINY_FLAGS, free_port
 
-SRC = Path(fuchun.__file__).resolve().parents[1]
 RAY = Path(sys.executable).with_name("ray")
 START_TIMEOUT = 240  # s: a loaded machine starts Ray slowly
 STOP_TIMEOUT = 60  # s: Ray drains up to 30 s on SIGTERM
 TASK_TITLE = b"ray::fuchun-job"  # the process title of a Ray worker running a batch job
-TINY = ["--preset", "fuchun", "--size", "64", "--steps", "30", "--scales", "none", "--shift", "relu2_1=2"]
-TINY += ["--device", "cpu", "--precision", "fp32"]
+TINY = [*TINY_FLAGS, "--steps", "30", "--device", "cpu", "--precision", "fp32"]  # the last --steps wins
 pytestmark = pytest.mark.weights
 
 
@@ -46,16 +43,10 @@ def _env() -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ray_cluster():
     """The address of a fresh two-CPU Ray cluster on 127.0.0.1; stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     temp = tempfile.mkdtemp(prefix="fr-")  # short: Ray's socket paths must fit in 107 bytes
     log = open(os.path.join(temp, "start.log"), "w+b")  # noqa: SIM115 - closed in the finaliser
     argv = [str(RAY), "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from PIL import Image
 
 from fuchun.cli.parser import main
 from fuchun.io.read import read_image
+from helpers import fails_in_one_line, png_header
 
 
 @pytest.fixture
@@ -31,60 +31,46 @@ def _files(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()}
 
 
-def _fails(capsys, argv: list[str], folder: Path, *, match: str = "") -> str:
-    """Run ``argv``; assert one 'fuchun: error:' line, a non-zero status and no new file in ``folder``."""
-    before = _files(folder)
-    status = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert status != 0
-    assert out == ""
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("fuchun: error: "), err
-    assert "Traceback" not in err
-    assert match in lines[0]
-    assert _files(folder) == before  # no output, no temporary file left behind
-    return lines[0]
-
-
 # ----------------------------------------------------------------------------- bad inputs
 
 
 def test_corrupt_png_is_an_error(capsys, tmp_path, style):
     bad = tmp_path / "noise.png"
     bad.write_bytes(np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes())
-    line = _fails(capsys, ["stylize", bad, style, "-o", tmp_path / "out.png"], tmp_path, match="noise.png")
+    line = fails_in_one_line(capsys, ["stylize", bad, style, "-o", tmp_path / "out.png"], tmp_path, match="noise.png")
     assert "cannot read image" in line
 
 
 def test_text_file_named_jpg_is_an_error(capsys, tmp_path, style):
     bad = tmp_path / "notes.jpg"
     bad.write_text("this is not a picture\n" * 10)
-    _fails(capsys, ["stylize", bad, style, "-o", tmp_path / "out.png"], tmp_path, match="notes.jpg")
+    fails_in_one_line(capsys, ["stylize", bad, style, "-o", tmp_path / "out.png"], tmp_path, match="notes.jpg")
 
 
 def test_truncated_jpeg_is_an_error(capsys, tmp_path, content, style):
     data = content.read_bytes()
     bad = tmp_path / "cut.jpg"
     bad.write_bytes(data[: len(data) // 2])
-    _fails(capsys, ["stylize", bad, style, "-o", tmp_path / "out.png"], tmp_path, match="cut.jpg")
+    fails_in_one_line(capsys, ["stylize", bad, style, "-o", tmp_path / "out.png"], tmp_path, match="cut.jpg")
 
 
 def test_truncated_style_is_an_error_too(capsys, tmp_path, content, style):
     data = style.read_bytes()
     bad = tmp_path / "cut-style.jpg"
     bad.write_bytes(data[: len(data) // 3])
-    _fails(capsys, ["stylize", content, bad, "-o", tmp_path / "out.png"], tmp_path, match="cut-style.jpg")
+    fails_in_one_line(capsys, ["stylize", content, bad, "-o", tmp_path / "out.png"], tmp_path, match="cut-style.jpg")
 
 
 def test_missing_file_is_an_error(capsys, tmp_path, style):
-    _fails(
+    fails_in_one_line(
         capsys, ["stylize", tmp_path / "nope.jpg", style, "-o", tmp_path / "out.png"], tmp_path, match="no such file"
     )
 
 
 def test_missing_texture_source_is_an_error(capsys, tmp_path):
-    _fails(capsys, ["texture", tmp_path / "nope.jpg", "-o", tmp_path / "out.png"], tmp_path, match="nope.jpg")
+    fails_in_one_line(
+        capsys, ["texture", tmp_path / "nope.jpg", "-o", tmp_path / "out.png"], tmp_path, match="nope.jpg"
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,24 +91,24 @@ def test_missing_texture_source_is_an_error(capsys, tmp_path):
     ],
 )
 def test_bad_flags_are_errors(capsys, tmp_path, content, style, args, match):
-    _fails(capsys, ["stylize", content, style, "-o", tmp_path / "out.png", *args], tmp_path, match=match)
+    fails_in_one_line(capsys, ["stylize", content, style, "-o", tmp_path / "out.png", *args], tmp_path, match=match)
 
 
 def test_missing_output_flag_is_an_error(capsys, tmp_path, content, style):
-    _fails(capsys, ["stylize", content, style], tmp_path, match="-o/--output")
+    fails_in_one_line(capsys, ["stylize", content, style], tmp_path, match="-o/--output")
 
 
 def test_missing_command_is_an_error(capsys, tmp_path):
-    _fails(capsys, [], tmp_path)
+    fails_in_one_line(capsys, [], tmp_path)
 
 
 @pytest.mark.parametrize("name", ["out.gif", "out.webp", "out"])
 def test_unsupported_output_suffix_is_an_error(capsys, tmp_path, content, style, name):
-    _fails(capsys, ["stylize", content, style, "-o", tmp_path / name], tmp_path, match="not supported")
+    fails_in_one_line(capsys, ["stylize", content, style, "-o", tmp_path / name], tmp_path, match="not supported")
 
 
 def test_16_bit_jpeg_output_is_an_error(capsys, tmp_path, content, style):
-    _fails(
+    fails_in_one_line(
         capsys, ["stylize", content, style, "-o", tmp_path / "out.jpg", "--bit-depth", "16"], tmp_path, match="16-bit"
     )
 
@@ -136,7 +122,7 @@ def test_output_equal_to_an_input_is_refused_and_the_input_kept(capsys, tmp_path
     before = {k: p.read_bytes() for k, p in copies.items()}
     target = copies[which]
     argv = ["stylize", copies["content"], copies["style"], "-o", target, "--init", copies["init"]]
-    _fails(capsys, argv, tmp_path, match="refusing to overwrite input image")
+    fails_in_one_line(capsys, argv, tmp_path, match="refusing to overwrite input image")
     assert {k: p.read_bytes() for k, p in copies.items()} == before
 
 
@@ -145,12 +131,12 @@ def test_output_equal_to_an_input_through_another_spelling_is_refused(capsys, tm
     shutil.copyfile(content, local)
     monkeypatch.chdir(tmp_path)
     before = local.read_bytes()
-    _fails(capsys, ["reconstruct", "photo.jpg", "-o", "./sub/../photo.jpg"], tmp_path, match="refusing")
+    fails_in_one_line(capsys, ["reconstruct", "photo.jpg", "-o", "./sub/../photo.jpg"], tmp_path, match="refusing")
     assert local.read_bytes() == before
 
 
 def test_style_blend_count_must_match_the_styles(capsys, tmp_path, content, style):
-    _fails(
+    fails_in_one_line(
         capsys,
         ["stylize", content, style, "-o", tmp_path / "out.png", "--style-blend", "1,2"],
         tmp_path,
@@ -160,7 +146,7 @@ def test_style_blend_count_must_match_the_styles(capsys, tmp_path, content, styl
 
 @pytest.mark.parametrize("blend", ["0,0", "1,-1", "a"])
 def test_style_blend_values_are_checked(capsys, tmp_path, content, style, blend):
-    _fails(
+    fails_in_one_line(
         capsys,
         ["stylize", content, style, style, "-o", tmp_path / "out.png", "--style-blend", blend],
         tmp_path,
@@ -169,14 +155,14 @@ def test_style_blend_values_are_checked(capsys, tmp_path, content, style, blend)
 
 
 def test_output_directory_must_exist(capsys, tmp_path, content, style):
-    _fails(
+    fails_in_one_line(
         capsys, ["stylize", content, style, "-o", tmp_path / "missing" / "out.png"], tmp_path, match="does not exist"
     )
 
 
 def test_output_that_is_a_directory_is_an_error(capsys, tmp_path, content, style):
     (tmp_path / "out.png").mkdir()
-    _fails(capsys, ["stylize", content, style, "-o", tmp_path / "out.png"], tmp_path, match="is a directory")
+    fails_in_one_line(capsys, ["stylize", content, style, "-o", tmp_path / "out.png"], tmp_path, match="is a directory")
 
 
 @pytest.mark.gpu  # runs where CUDA is absent
@@ -185,7 +171,9 @@ def test_unavailable_device_is_an_error(capsys, tmp_path, content, style):
 
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
-    _fails(capsys, ["stylize", content, style, "-o", tmp_path / "out.png", "--device", "cuda"], tmp_path, match="cuda")
+    fails_in_one_line(
+        capsys, ["stylize", content, style, "-o", tmp_path / "out.png", "--device", "cuda"], tmp_path, match="cuda"
+    )
 
 
 def test_the_installed_command_prints_one_line_and_no_traceback(tmp_path, style):
@@ -224,14 +212,6 @@ def test_console_script_is_installed():
 
 
 # ----------------------------------------------------------------------------- real runs (pretrained weights)
-
-
-def _png_ihdr(path: Path) -> tuple[int, int, int, int]:
-    """(width, height, bit depth, colour type) from a PNG's IHDR chunk."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
-    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
-    return width, height, depth, colour
 
 
 @pytest.mark.weights
@@ -310,7 +290,7 @@ def test_save_every_writes_snapshots(capsys, tmp_path, content, style, real_weig
     assert status == 0, capsys.readouterr().err
     assert _files(tmp_path) == {"out.png", "out.step00002.png", "out.step00004.png"}
     for name in _files(tmp_path):
-        assert _png_ihdr(tmp_path / name)[:2] == (64, 40)
+        assert png_header(tmp_path / name)[:2] == (64, 40)
 
 
 @pytest.mark.weights
@@ -320,7 +300,7 @@ def test_bit_depth_16_writes_a_16_bit_png(capsys, tmp_path, content, real_weight
         ["reconstruct", str(content), "-o", str(out), "--size", "64", "--steps", "3", "--bit-depth", "16", "--quiet"]
     )
     assert status == 0, capsys.readouterr().err
-    width, height, depth, colour = _png_ihdr(out)
+    width, height, depth, colour = png_header(out)
     assert (width, height, depth, colour) == (64, 48, 16, 2)
     pixels = read_image(out)
     assert pixels.shape == (3, 48, 64)

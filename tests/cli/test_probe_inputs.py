@@ -9,7 +9,6 @@ could hang or that need a fresh interpreter's stderr run in a subprocess.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -22,37 +21,9 @@ import torch
 import odd_files
 from fuchun.cli.parser import main
 from fuchun.io.read import read_image
-
-RUN = ["--size", "64", "--steps", "2", "--scales", "none", "--device", "cpu", "--precision", "fp32", "--quiet"]
-
+from helpers import QUICK_FLAGS, fails_in_one_line
 
 pytestmark = pytest.mark.usefixtures("tiny_pretrained")  # every run uses the tiny random network
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    """Name -> SHA-256 of every regular file in ``folder`` (to see that nothing changed)."""
-    out = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and not p.is_symlink():
-            out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
-        else:
-            out[p.name] = "special"
-    return out
-
-
-def probe_fails(capsys, argv: list, probe_folders: tuple[Path, Path], *, match: str = "") -> str:
-    """Run ``argv``: non-zero status, one error line, no traceback, inputs and outputs untouched."""
-    inputs, outputs = probe_folders
-    before = (_snapshot(inputs), _snapshot(outputs))
-    status = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    lines = [line for line in err.splitlines() if not line.startswith("fuchun: warning: ")]
-    assert status != 0, err
-    assert "Traceback" not in err and out == ""
-    assert len(lines) == 1 and lines[0].startswith("fuchun: error: "), err
-    assert match in lines[0], lines[0]
-    assert (_snapshot(inputs), _snapshot(outputs)) == before  # nothing written, nothing overwritten
-    return lines[0]
 
 
 def probe_succeeds(capsys, argv: list, output: Path) -> torch.Tensor:
@@ -93,7 +64,7 @@ def test_a_broken_file_in_any_role_is_one_error_line(capsys, probe_folders, kind
     inputs, outputs = probe_folders
     bad = odd_files.broken(inputs, kind)
     argv = ROLES[role](bad, inputs / "photo.png", inputs / "painting.png", outputs / "result.png")
-    line = probe_fails(capsys, [*argv, *RUN], probe_folders)
+    line = fails_in_one_line(capsys, [*argv, *QUICK_FLAGS], *probe_folders, warnings=True)
     assert "cannot read image" in line or "px" in line
 
 
@@ -128,7 +99,7 @@ def test_a_path_that_is_not_a_regular_file_is_one_error_line(capsys, probe_folde
     make, words = NOT_FILES[kind]
     bad = make(inputs, "odd.png")
     argv = ROLES[role](bad, inputs / "photo.png", inputs / "painting.png", outputs / "result.png")
-    assert re.search(words, probe_fails(capsys, [*argv, *RUN], probe_folders))
+    assert re.search(words, fails_in_one_line(capsys, [*argv, *QUICK_FLAGS], *probe_folders, warnings=True))
 
 
 @pytest.mark.parametrize("kind", ["directory", "symlink loop", "missing file"])
@@ -137,7 +108,7 @@ def test_a_config_path_that_is_not_a_file_is_one_error_line(capsys, probe_folder
     make, words = NOT_FILES[kind]
     config = make(inputs, "run.toml")
     argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", outputs / "r.png", "--config", config]
-    assert re.search(words, probe_fails(capsys, argv, probe_folders))
+    assert re.search(words, fails_in_one_line(capsys, argv, *probe_folders, warnings=True))
 
 
 @pytest.mark.parametrize(
@@ -153,15 +124,15 @@ def test_a_config_path_that_is_not_a_file_is_one_error_line(capsys, probe_folder
 )
 def test_an_output_that_cannot_be_written_is_refused_before_the_run(capsys, probe_folders, make, words):
     inputs, outputs = probe_folders
-    argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", make(outputs), *RUN]
-    assert words in probe_fails(capsys, argv, probe_folders)
+    argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", make(outputs), *QUICK_FLAGS]
+    assert words in fails_in_one_line(capsys, argv, *probe_folders, warnings=True)
 
 
 def test_the_output_over_an_input_is_refused_and_the_input_kept(capsys, probe_folders):
     inputs, _ = probe_folders
     photo = inputs / "photo.png"
-    argv = ["stylize", photo, inputs / "painting.png", "-o", photo, *RUN]
-    assert "refusing to overwrite input image" in probe_fails(capsys, argv, probe_folders)
+    argv = ["stylize", photo, inputs / "painting.png", "-o", photo, *QUICK_FLAGS]
+    assert "refusing to overwrite input image" in fails_in_one_line(capsys, argv, *probe_folders, warnings=True)
 
 
 def test_article_keep_naming_an_existing_file_is_one_line(capsys, probe_folders):
@@ -169,7 +140,9 @@ def test_article_keep_naming_an_existing_file_is_one_line(capsys, probe_folders)
     keep = outputs / "pictures"
     keep.write_bytes(b"mine")
     argv = ["article", inputs / "photo.png", inputs / "painting.png", "-o", outputs / "sheet.png", "--keep", keep]
-    assert "is a file, not a directory" in probe_fails(capsys, [*argv, *RUN], probe_folders)
+    assert "is a file, not a directory" in fails_in_one_line(
+        capsys, [*argv, *QUICK_FLAGS], *probe_folders, warnings=True
+    )
     assert keep.read_bytes() == b"mine"
 
 
@@ -182,7 +155,7 @@ def test_an_odd_but_legal_photo_gives_a_correct_picture(capsys, probe_folders, k
     photo = odd_files.LEGAL[kind](inputs)
     expected = read_image(photo)
     out = outputs / "result.png"
-    picture = probe_succeeds(capsys, ["reconstruct", photo, "-o", out, "--init", "content", *RUN], out)
+    picture = probe_succeeds(capsys, ["reconstruct", photo, "-o", out, "--init", "content", *QUICK_FLAGS], out)
     h, w = expected.shape[-2:]
     assert max(picture.shape[-2:]) == 64
     assert (picture.shape[-1] >= picture.shape[-2]) == (w >= h)  # the orientation the file asks for
@@ -194,7 +167,7 @@ def test_an_odd_but_legal_photo_gives_a_correct_picture(capsys, probe_folders, k
 def test_an_odd_but_legal_painting_is_used(capsys, probe_folders, kind):
     inputs, outputs = probe_folders
     out = outputs / "result.png"
-    argv = ["stylize", inputs / "photo.png", odd_files.LEGAL[kind](inputs), "-o", out, *RUN]
+    argv = ["stylize", inputs / "photo.png", odd_files.LEGAL[kind](inputs), "-o", out, *QUICK_FLAGS]
     assert probe_succeeds(capsys, argv, out).shape == (3, 48, 64)
 
 
@@ -223,7 +196,7 @@ def test_a_fifo_as_weights_is_refused_without_blocking(tmp_path):
     photo, art = odd_files.png(tmp_path, "photo.png"), odd_files.png(tmp_path, "art.png", seed=1)
     fifo = tmp_path / "pipe.safetensors"
     os.mkfifo(fifo)
-    argv = ["stylize", photo, art, "-o", tmp_path / "a.png", "--weights", fifo, *RUN]
+    argv = ["stylize", photo, art, "-o", tmp_path / "a.png", "--weights", fifo, *QUICK_FLAGS]
     _one_line(_cli(argv, timeout=60), "named pipe (FIFO)")
 
 
@@ -232,17 +205,17 @@ def test_a_fifo_as_photo_or_config_is_refused_without_blocking(tmp_path):
     photo, art = odd_files.png(tmp_path, "photo.png"), odd_files.png(tmp_path, "art.png", seed=1)
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
-    _one_line(_cli(["stylize", fifo, art, "-o", tmp_path / "a.png", *RUN], timeout=60), "named pipe (FIFO)")
+    _one_line(_cli(["stylize", fifo, art, "-o", tmp_path / "a.png", *QUICK_FLAGS], timeout=60), "named pipe (FIFO)")
     config = tmp_path / "pipe.toml"
     os.mkfifo(config)
-    argv = ["stylize", photo, art, "-o", tmp_path / "b.png", "--config", config, *RUN]
+    argv = ["stylize", photo, art, "-o", tmp_path / "b.png", "--config", config, *QUICK_FLAGS]
     _one_line(_cli(argv, timeout=60), "named pipe (FIFO)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["art.png", "photo.png", "pipe.png", "pipe.toml"]
 
 
 def test_an_endless_device_as_photo_is_refused_without_reading_it(tmp_path):
     art = odd_files.png(tmp_path, "art.png", seed=1)
-    _one_line(_cli(["stylize", "/dev/zero", art, "-o", tmp_path / "a.png", *RUN], timeout=60), "device")
+    _one_line(_cli(["stylize", "/dev/zero", art, "-o", tmp_path / "a.png", *QUICK_FLAGS], timeout=60), "device")
 
 
 def test_a_raw_pickle_as_weights_is_one_line_without_torchs_warning(tmp_path):
@@ -251,5 +224,5 @@ def test_a_raw_pickle_as_weights_is_one_line_without_torchs_warning(tmp_path):
     photo, art = odd_files.png(tmp_path, "photo.png"), odd_files.png(tmp_path, "art.png", seed=1)
     weights = tmp_path / "model.pth"
     weights.write_bytes(pickle.dumps({"conv1_1.weight": {1, 2, 3}}, protocol=4))  # a set: not a plain tensor file
-    proc = _cli(["stylize", photo, art, "-o", tmp_path / "a.png", "--weights", weights, *RUN])
+    proc = _cli(["stylize", photo, art, "-o", tmp_path / "a.png", "--weights", weights, *QUICK_FLAGS])
     _one_line(proc, "is not a plain tensor file (refusing to unpickle objects)")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_probe_inputs import RUN, probe_fails
 
 import odd_files
 from fuchun.cli.parser import main
 from fuchun.io.read import read_image
+from helpers import QUICK_FLAGS, fails_in_one_line
 
 # Python's own texts that used to reach the user (and any other sign of an internal message)
 INTERNAL = ("is not in list", "max() arg", "Overflow", "unpacking", "invalid literal", "could not convert", "Errno")
@@ -97,8 +97,16 @@ BAD_OPTIONS = [
 def test_an_impossible_option_is_one_line_in_our_own_words(capsys, probe_folders, monkeypatch, extra, words):
     inputs, outputs = probe_folders
     monkeypatch.chdir(outputs)  # relative names in the cases land here, and must not appear
-    argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", outputs / "result.png", *RUN, *extra]
-    line = probe_fails(capsys, argv, probe_folders)
+    argv = [
+        "stylize",
+        inputs / "photo.png",
+        inputs / "painting.png",
+        "-o",
+        outputs / "result.png",
+        *QUICK_FLAGS,
+        *extra,
+    ]
+    line = fails_in_one_line(capsys, argv, *probe_folders, warnings=True)
     assert words in line
     assert not any(text in line for text in INTERNAL), line
     assert "content image" not in line  # an option's fault is never the photo's
@@ -108,7 +116,7 @@ COMMANDS = [
     (["eval", "{photo}", "--content", "{photo}", "--size", "100000"], "100000 is larger than the supported 16384"),
     (["eval", "{photo}", "--content", "{photo}", "--size", "4"], "4 px is below the network's minimum"),
     (["eval", "{photo}"], "eval needs --content, --style or both"),
-    (["texture", "{photo}", "-o", "{out}", *RUN, "--init", "content"], "init 'content' needs a content image"),
+    (["texture", "{photo}", "-o", "{out}", *QUICK_FLAGS, "--init", "content"], "init 'content' needs a content image"),
     (["reconstruct", "{photo}", "{photo}", "-o", "{out}"], "unrecognized arguments"),
     (["paint", "{photo}"], "invalid choice: 'paint'"),
     (["weights", "--fetch", "vgg99"], "unknown backbone 'vgg99'"),
@@ -121,7 +129,7 @@ COMMANDS = [
 def test_an_impossible_command_is_one_line(capsys, probe_folders, argv, words):
     inputs, outputs = probe_folders
     names = {"photo": inputs / "photo.png", "out": outputs / "r.png", "outdir": outputs}
-    assert words in probe_fails(capsys, [a.format(**names) for a in argv], probe_folders)
+    assert words in fails_in_one_line(capsys, [a.format(**names) for a in argv], *probe_folders, warnings=True)
 
 
 @pytest.mark.parametrize(
@@ -142,7 +150,7 @@ def test_an_impossible_config_file_is_one_line(capsys, probe_folders, text, word
     config = inputs / "run.toml"
     config.write_text(text)
     argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", outputs / "r.png", "--config", config]
-    assert words in probe_fails(capsys, [*argv, *RUN[6:]], probe_folders)
+    assert words in fails_in_one_line(capsys, [*argv, *QUICK_FLAGS[6:]], *probe_folders, warnings=True)
 
 
 @pytest.mark.parametrize(
@@ -153,8 +161,17 @@ def test_a_trace_with_impossible_settings_is_one_line(capsys, probe_folders, rec
     inputs, outputs = probe_folders
     trace = inputs / "trace.json"
     trace.write_text(json.dumps({"options": {"steps": 2}, **record}))
-    argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", outputs / "r.png", "--config", trace, *RUN]
-    assert words in probe_fails(capsys, argv, probe_folders)
+    argv = [
+        "stylize",
+        inputs / "photo.png",
+        inputs / "painting.png",
+        "-o",
+        outputs / "r.png",
+        "--config",
+        trace,
+        *QUICK_FLAGS,
+    ]
+    assert words in fails_in_one_line(capsys, argv, *probe_folders, warnings=True)
 
 
 # ----------------------------------------------------------------------------- odd but possible
@@ -163,7 +180,7 @@ def test_a_trace_with_impossible_settings_is_one_line(capsys, probe_folders, rec
 def test_a_small_style_scale_enlarges_the_style_with_one_warning(capsys, probe_folders):
     inputs, outputs = probe_folders
     out = outputs / "r.png"
-    argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", out, *RUN, "--size", "96"]
+    argv = ["stylize", inputs / "photo.png", inputs / "painting.png", "-o", out, *QUICK_FLAGS, "--size", "96"]
     status = main([str(a) for a in [*argv, "--style-scale", "0.5", "--scales", "64,96"]])
     err = "\n".join(line for line in capsys.readouterr().err.splitlines() if "--style-scale" in line)
     assert status == 0
@@ -178,7 +195,7 @@ def test_a_wide_texture_skips_the_shifts_that_do_not_fit_it(capsys, probe_folder
     inputs, outputs = probe_folders
     square = odd_files.png(inputs, "pebbles.png", seed=2, size=(64, 64))
     out = outputs / "wide.png"
-    argv = ["texture", square, "-o", out, *RUN, "--size", "256x64", "--scales", "128,256", "--preset", "fuchun"]
+    argv = ["texture", square, "-o", out, *QUICK_FLAGS, "--size", "256x64", "--scales", "128,256", "--preset", "fuchun"]
     argv += ["--shift", "relu1_1=48"]
     assert main([str(a) for a in argv]) == 0
     assert capsys.readouterr().err.splitlines() == [

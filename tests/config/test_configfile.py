@@ -7,9 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
-import fuchun.run.engine
 from fuchun.cli.options import config_options
 from fuchun.cli.parser import build_parser, main
 from fuchun.config.files import ConfigFileError, load_options, options_from_mapping
@@ -192,12 +190,7 @@ def test_trace_options_read_back_through_the_command_line(tmp_path):
     assert Config().updated(**_options("--config", path)) == cfg
 
 
-def test_a_run_takes_its_options_from_the_toml_file(monkeypatch, tiny_net, tmp_path, small_rgb):
-    monkeypatch.setattr(
-        fuchun.run.engine,
-        "load_network",
-        lambda cfg, machine, reporter: (tiny_net.to(machine.device, memory_format=torch.channels_last), "tinysha"),
-    )
+def test_a_run_takes_its_options_from_the_toml_file(tiny_pretrained, tmp_path, small_rgb):
     config = _write(
         tmp_path,
         'size = 64\nsteps = 4\nscales = "none"\ndevice = "cpu"\nprecision = "fp32"\n'

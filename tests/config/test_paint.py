@@ -9,36 +9,17 @@ import torch
 
 from fuchun.api import render
 from fuchun.io.read import resize_image
-from fuchun.report.base import Reporter
-
-
-def _image(h: int, w: int, seed: int) -> torch.Tensor:
-    """A smooth-ish random (3, H, W) picture in [0, 1]."""
-    coarse = torch.rand(1, 3, max(2, h // 8), max(2, w // 8), generator=torch.Generator().manual_seed(seed))
-    return torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)[0]
+from helpers import Recorder, smooth_image
 
 
 @pytest.fixture
 def content() -> torch.Tensor:
-    return _image(60, 80, seed=1)  # 4:3, becomes 64x48 at size 64
+    return smooth_image(60, 80, seed=1)[0]  # 4:3, becomes 64x48 at size 64
 
 
 @pytest.fixture
 def style() -> torch.Tensor:
-    return _image(70, 70, seed=2)
-
-
-class Recorder(Reporter):
-    """Records the start information and each step's progress."""
-
-    def __init__(self) -> None:
-        self.starts, self.steps = [], []
-
-    def start(self, info) -> None:
-        self.starts.append(info)
-
-    def step(self, progress) -> None:
-        self.steps.append(progress)
+    return smooth_image(70, 70, seed=2)[0]
 
 
 def test_default_preset_runs_content_and_wasserstein_terms(tiny_net, tiny_options, content, style):

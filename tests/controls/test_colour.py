@@ -25,22 +25,19 @@ from fuchun.controls.colour import (
     ycbcr_to_rgb,
 )
 from fuchun.io.read import resize_image
-
-
-def _rand(*shape: int, seed: int) -> torch.Tensor:
-    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
+from helpers import rand, randn
 
 
 def _smooth(h: int, w: int, *, seed: int, lo: float = 0.25, hi: float = 0.75) -> torch.Tensor:
     """A smooth colourful (3, H, W) image inside [lo, hi]: upsampled coarse noise."""
-    coarse = _rand(1, 3, 4, 5, seed=seed)
+    coarse = rand(1, 3, 4, 5, seed=seed)
     fine = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)[0]
     return lo + (hi - lo) * fine
 
 
 def _correlated(h: int, w: int, *, seed: int, mean, mix) -> torch.Tensor:
     """(3, H, W) pixels = mean + mix · N(0, 1): a known mean and covariance, well inside [0, 1]."""
-    noise = torch.randn(3, h * w, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    noise = randn(3, h * w, seed=seed, dtype=torch.float64)
     pixels = torch.tensor(mean, dtype=torch.float64)[:, None] + torch.tensor(mix, dtype=torch.float64) @ noise
     return pixels.reshape(3, h, w)
 
@@ -64,13 +61,13 @@ def test_known_ycbcr_values():
 
 
 def test_ycbcr_round_trip_and_batches():
-    image = _rand(2, 3, 5, 7, seed=1).double()
+    image = rand(2, 3, 5, 7, seed=1).double()
     assert torch.allclose(ycbcr_to_rgb(rgb_to_ycbcr(image)), image, atol=1e-12)
     assert torch.allclose(rgb_to_ycbcr(image)[1], rgb_to_ycbcr(image[1]))
 
 
 def test_luminance_and_grey():
-    image = _rand(3, 4, 6, seed=2)
+    image = rand(3, 4, 6, seed=2)
     y = luminance(image)
     assert y.shape == (1, 4, 6)
     assert torch.allclose(y[0], 0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2], atol=1e-6)
@@ -84,14 +81,14 @@ def test_luminance_and_grey():
 
 
 def test_match_luminance_takes_the_reference_mean_and_std():
-    y, reference = _rand(1, 9, 11, seed=3) * 0.3, 0.4 + 0.2 * _rand(1, 5, 6, seed=4)
+    y, reference = rand(1, 9, 11, seed=3) * 0.3, 0.4 + 0.2 * rand(1, 5, 6, seed=4)
     matched = match_luminance(y, reference)
     assert float(matched.mean()) == pytest.approx(float(reference.mean()), abs=1e-6)
     assert float(matched.std()) == pytest.approx(float(reference.std()), rel=1e-5)
 
 
 def test_recombine_keeps_the_content_chroma_exactly():
-    content, y = _rand(3, 8, 10, seed=5).double(), _rand(1, 8, 10, seed=6).double()
+    content, y = rand(3, 8, 10, seed=5).double(), rand(1, 8, 10, seed=6).double()
     out = recombine(y, content)  # not clamped: the chroma is exact
     ycc = rgb_to_ycbcr(out)
     assert torch.allclose(ycc[:1], y, atol=1e-12)
@@ -104,7 +101,7 @@ def test_recombine_needs_equal_sizes():
 
 
 def test_luminance_inputs_are_grey_and_styles_take_the_content_brightness():
-    content, style = _smooth(20, 24, seed=7), 0.1 + 0.3 * _rand(3, 16, 16, seed=8)
+    content, style = _smooth(20, 24, seed=7), 0.1 + 0.3 * rand(3, 16, 16, seed=8)
     shown, (shown_style,) = preserve_inputs("luminance", content, [style])
     for image in (shown, shown_style):
         assert torch.allclose(rgb_to_ycbcr(image)[1:], torch.full_like(image[1:], 0.5), atol=1e-5)
@@ -146,7 +143,7 @@ def test_match_colour_default_eps_is_close_and_prepared_styles_are_clamped():
     content = _correlated(
         40, 50, seed=13, mean=(0.5, 0.5, 0.4), mix=[[0.05, 0.0, 0.0], [0.01, 0.05, 0.0], [0.0, 0.0, 0.05]]
     )
-    style = _rand(3, 24, 24, seed=14)  # uniform noise: its matched version leaves [0, 1] a little
+    style = rand(3, 24, 24, seed=14)  # uniform noise: its matched version leaves [0, 1] a little
     shown, (matched,) = preserve_inputs("match", content.float(), [style])
     assert torch.equal(shown, content.float())
     assert float(matched.min()) >= 0 and float(matched.max()) <= 1
@@ -157,13 +154,13 @@ def test_match_colour_default_eps_is_close_and_prepared_styles_are_clamped():
 
 
 def test_match_colour_of_a_flat_style_is_finite():
-    out = match_colour(torch.full((3, 8, 8), 0.3), _rand(3, 8, 8, seed=15))
+    out = match_colour(torch.full((3, 8, 8), 0.3), rand(3, 8, 8, seed=15))
     assert bool(torch.isfinite(out).all())
 
 
 def test_match_output_is_unchanged():
-    image = _rand(3, 5, 5, seed=16)
-    assert preserve_output("match", image, _rand(3, 9, 9, seed=17)) is image
+    image = rand(3, 5, 5, seed=16)
+    assert preserve_output("match", image, rand(3, 9, 9, seed=17)) is image
 
 
 # ----------------------------------------------------------------------------- choices and errors
@@ -202,7 +199,7 @@ def test_cli_flag():
 
 def test_render_luminance_keeps_the_content_chroma(tiny_net, tiny_options):
     content = _smooth(56, 72, seed=18)
-    styles = [_rand(3, 60, 60, seed=19), _rand(3, 50, 70, seed=20)]
+    styles = [rand(3, 60, 60, seed=19), rand(3, 50, 70, seed=20)]
     options = {**tiny_options, "scales": (48, 64), "steps": 3}  # coarse to fine, two styles
     out = render("stylize", content=content, style=styles, net=tiny_net, preserve_colors="luminance", **options)
     h, w = out.shape[-2:]
@@ -214,7 +211,7 @@ def test_render_luminance_keeps_the_content_chroma(tiny_net, tiny_options):
 
 def test_render_match_runs_with_several_styles(tiny_net, tiny_options):
     content = _smooth(56, 72, seed=21)
-    styles = [_rand(3, 60, 60, seed=22), _rand(3, 50, 70, seed=23)]
+    styles = [rand(3, 60, 60, seed=22), rand(3, 50, 70, seed=23)]
     out = render(
         "stylize", content=content, style=styles, net=tiny_net, preserve_colors="match", **{**tiny_options, "steps": 2}
     )

@@ -24,29 +24,14 @@ from fuchun.controls.masks import (
 from fuchun.losses import GramLoss, HistogramLoss, ShiftedGramLoss, histogram_match, shifted_gram
 from fuchun.losses.histogram import masked_histogram_match, quantile_table
 from fuchun.objective import Objective
+from helpers import ALL_TERM_NAMES, ALL_TERMS, noise_image
 
-OPTIONS = {
-    "style_weight": 1.0,
-    "shift_weight": 1.0,
-    "hist_weight": 1.0,
-    "w2_weight": 1.0,
-    "w2_layers": ("relu1_1", "relu3_1"),
-    "tv_weight": 0.0,
-    "content_weight": 1.0,
-    "style_layers": ("relu1_1", "relu2_1", "relu3_1"),
-    "hist_layers": ("relu1_1", "relu3_1"),
-    "shifts": {"relu1_1": (2, 4), "relu2_1": (2,)},
-}
-STYLE_TERMS = ("gram", "shifted", "hist", "w2")
-
-
-def _image(h: int, w: int, seed: int) -> torch.Tensor:
-    return torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(seed))
+STYLE_TERMS = tuple(name for name in ALL_TERM_NAMES if name not in ("content", "tv"))
 
 
 def _objective(net, styles, masks=None, blend=None, **options) -> Objective:
-    cfg = Config(**{**OPTIONS, **options}).resolved()
-    return Objective(net, cfg, content=_image(40, 48, 1), styles=styles, blend=blend, masks=masks)
+    cfg = Config(**{**ALL_TERMS, **options}).resolved()
+    return Objective(net, cfg, content=noise_image(40, 48, 1), styles=styles, blend=blend, masks=masks)
 
 
 def _terms(objective: Objective, image: torch.Tensor) -> dict[str, float]:
@@ -103,7 +88,7 @@ def test_feather_softens_edges_keeps_white_white():
 
 def test_layer_masks_follow_the_network_pooling(tiny_net):
     mask = torch.ones(1, 1, 37, 45)  # odd sizes: ceil-mode pooling
-    feats = tiny_net(_image(37, 45, 2), ["relu1_1", "relu2_1", "relu3_1", "relu5_1"])
+    feats = tiny_net(noise_image(37, 45, 2), ["relu1_1", "relu2_1", "relu3_1", "relu5_1"])
     pooled = layer_masks(tiny_net, mask, feats)
     for name, f in feats.items():
         assert pooled[name].shape[-2:] == f.shape[-2:], name
@@ -117,7 +102,7 @@ def test_layer_masks_follow_the_network_pooling(tiny_net):
 
 
 def test_full_masks_equal_the_unmasked_losses():
-    f, s = _image(9, 11, 3) * 2, _image(8, 12, 4)
+    f, s = noise_image(9, 11, 3) * 2, noise_image(8, 12, 4)
     ones = torch.ones(1, 1, 9, 11)
     assert torch.allclose(GramLoss.from_styles([s], mask=ones)(f), GramLoss.from_styles([s])(f), rtol=1e-6)
     for d in (1, 3):
@@ -132,8 +117,8 @@ def test_full_masks_equal_the_unmasked_losses():
 
 
 def test_masked_shifted_gram_by_hand():
-    f = _image(4, 5, 5).double()
-    mask = _image(4, 5, 6)[:, :1].double()
+    f = noise_image(4, 5, 5).double()
+    mask = noise_image(4, 5, 6)[:, :1].double()
     a_x, _ = shifted_gram(f, 2, mask=mask)
     w = mask[0, 0, :, 2:] * mask[0, 0, :, :3]  # weight of each (p, p + δ) pair
     expected = torch.einsum("hw,ihw,jhw->ij", w, f[0, :, :, 2:], f[0, :, :, :3]) / w.sum()
@@ -141,11 +126,11 @@ def test_masked_shifted_gram_by_hand():
 
 
 def test_masked_histogram_gives_the_region_the_style_quantiles():
-    f = _image(6, 8, 7)
+    f = noise_image(6, 8, 7)
     mask = torch.zeros(1, 1, 6, 8)
     mask[..., :3, :] = 1  # 24 region pixels
     mask[..., 3, :] = 0.3  # soft edge
-    style = _image(4, 6, 8)  # 24 pixels: exactly one value per region pixel
+    style = noise_image(4, 6, 8)  # 24 pixels: exactly one value per region pixel
     r = masked_histogram_match(f, quantile_table([style]), mask)
     region = r[..., :3, :].reshape(3, -1)
     assert torch.equal(region.sort(-1).values, style.reshape(3, -1).sort(-1).values)
@@ -160,14 +145,14 @@ def test_masked_histogram_gives_the_region_the_style_quantiles():
 
 
 def test_masked_losses_send_no_gradient_outside_the_mask():
-    s = _image(8, 12, 9)
+    s = noise_image(8, 12, 9)
     left, _ = _halves(10, 12)
     for loss in (
         GramLoss.from_styles([s], mask=left),
         ShiftedGramLoss.from_styles([s], [1, 2], mask=left),
         HistogramLoss([s], mask=left),
     ):
-        f = (_image(10, 12, 10) * 2).requires_grad_(True)
+        f = (noise_image(10, 12, 10) * 2).requires_grad_(True)
         loss(f).backward()
         assert float(f.grad[..., 6:].abs().max()) == 0.0, type(loss).__name__
         assert float(f.grad[..., :6].abs().max()) > 0.0, type(loss).__name__
@@ -175,12 +160,12 @@ def test_masked_losses_send_no_gradient_outside_the_mask():
 
 def test_binned_histogram_refuses_masks():
     with pytest.raises(ValueError, match="hist-bins"):
-        HistogramLoss([_image(4, 4, 1)], bins=16, mask=torch.ones(1, 1, 4, 4))
+        HistogramLoss([noise_image(4, 4, 1)], bins=16, mask=torch.ones(1, 1, 4, 4))
 
 
 def test_region_loss_weights_by_coverage():
-    f = _image(4, 4, 11)
-    losses = [GramLoss.from_styles([_image(4, 4, 12)]), GramLoss.from_styles([_image(4, 4, 13)])]
+    f = noise_image(4, 4, 11)
+    losses = [GramLoss.from_styles([noise_image(4, 4, 12)]), GramLoss.from_styles([noise_image(4, 4, 13)])]
     region = RegionLoss(losses, [0.25, 0.5])
     assert torch.allclose(region(f), 0.25 * losses[0](f) + 0.5 * losses[1](f))
     assert float(RegionLoss([], [])(f)) == 0.0
@@ -190,16 +175,16 @@ def test_region_loss_weights_by_coverage():
 
 
 def test_one_style_whole_picture_mask_equals_unmasked(tiny_net):
-    style, image = _image(44, 40, 2), _image(40, 48, 4)
+    style, image = noise_image(44, 40, 2), noise_image(40, 48, 4)
     masked = _terms(_objective(tiny_net, [style], masks=[torch.ones(1, 1, 40, 48)]), image)
     plain = _terms(_objective(tiny_net, [style]), image)
-    assert set(masked) == set(plain) == {"content", *STYLE_TERMS}
+    assert set(masked) == set(plain) == set(ALL_TERM_NAMES)
     for name in plain:
         assert masked[name] == pytest.approx(plain[name], rel=1e-5), name
 
 
 def test_two_styles_whole_picture_to_the_first_equals_the_first_alone(tiny_net):
-    first, second, image = _image(44, 40, 2), _image(36, 52, 3), _image(40, 48, 4)
+    first, second, image = noise_image(44, 40, 2), noise_image(36, 52, 3), noise_image(40, 48, 4)
     ones = torch.ones(1, 1, 40, 48)
     masked = _terms(_objective(tiny_net, [first, second], masks=[ones, torch.zeros_like(ones)]), image)
     plain = _terms(_objective(tiny_net, [first]), image)
@@ -208,7 +193,7 @@ def test_two_styles_whole_picture_to_the_first_equals_the_first_alone(tiny_net):
 
 
 def test_two_half_masks_are_the_sum_of_each_region(tiny_net):
-    first, second, image = _image(44, 40, 2), _image(36, 52, 3), _image(40, 48, 4)
+    first, second, image = noise_image(44, 40, 2), noise_image(36, 52, 3), noise_image(40, 48, 4)
     left, right = _halves(40, 48)
     both = _terms(_objective(tiny_net, [first, second], masks=[left, right]), image)
     only_left = _terms(_objective(tiny_net, [first], masks=[left]), image)
@@ -221,26 +206,28 @@ def test_two_half_masks_are_the_sum_of_each_region(tiny_net):
 
 
 def test_style_gradient_stays_inside_the_mask(tiny_net):
-    # shallow layers only: relu2_1 sees 10 px around a pixel, so 16 px beyond the mask get nothing
+    # the style terms alone, at shallow layers: relu2_1 sees 10 px around a pixel, so 16 px beyond the mask get nothing
     left, _ = _halves(40, 48)
     objective = _objective(
         tiny_net,
-        [_image(44, 40, 2)],
+        [noise_image(44, 40, 2)],
         masks=[left],
         content_weight=0.0,
+        tv_weight=0.0,
         style_layers=("relu1_1", "relu2_1"),
         hist_layers=("relu1_1",),
         w2_layers=("relu1_1", "relu2_1"),
+        sliced_layers=("relu1_1", "relu2_1"),
         shifts={"relu2_1": (2,)},
     )
-    image = _image(40, 48, 4).requires_grad_(True)
+    image = noise_image(40, 48, 4).requires_grad_(True)
     objective(image)[0].backward()
     assert float(image.grad[..., 40:].abs().max()) == 0.0
     assert float(image.grad[..., :24].abs().max()) > 0.0
 
 
 def test_mask_count_and_blend_are_checked(tiny_net, tmp_path):
-    styles = [_image(44, 40, 2), _image(36, 52, 3)]
+    styles = [noise_image(44, 40, 2), noise_image(36, 52, 3)]
     with pytest.raises(ValueError, match="1 mask image"):
         _objective(tiny_net, styles, masks=[torch.ones(1, 1, 40, 48)])
     with pytest.raises(ValueError, match="cannot be combined"):
@@ -265,10 +252,10 @@ def _save_halves(tmp_path) -> list[str]:
 
 
 def test_render_with_masks_coarse_to_fine(tiny_net, tiny_options, tmp_path):
-    styles = [_image(60, 60, 5)[0], _image(50, 70, 6)[0]]
+    styles = [noise_image(60, 60, 5)[0], noise_image(50, 70, 6)[0]]
     out = render(
         "stylize",
-        content=_image(56, 72, 7)[0],
+        content=noise_image(56, 72, 7)[0],
         style=styles,
         net=tiny_net,
         masks=_save_halves(tmp_path),

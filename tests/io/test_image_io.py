@@ -11,28 +11,17 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
+import odd_files
 from fuchun.io import read as image_io
-from fuchun.io.read import ImageError, read_image
+from fuchun.io.read import read_image
 from fuchun.io.write import to_pil, write_image
+from helpers import raises_one_line
 
 
 def _levels(shape: tuple[int, ...], levels: int, seed: int = 0) -> torch.Tensor:
     """A random image whose values are exactly k / levels."""
     gen = torch.Generator().manual_seed(seed)
     return torch.randint(0, levels + 1, shape, generator=gen).to(torch.float64).div(levels).to(torch.float32)
-
-
-def _raises_one_line(call, *args, match: str | None = None, **kwargs) -> str:
-    """Assert ``call`` raises ImageError with a single-line message; return it."""
-    with pytest.raises(ImageError, match=match) as info:
-        call(*args, **kwargs)
-    message = str(info.value)
-    assert "\n" not in message and message.strip()
-    return message
-
-
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def _filter_row(row: bytes, prev: bytes, bpp: int, kind: int) -> bytes:
@@ -72,10 +61,10 @@ def _png16(samples: np.ndarray, colour: int, extra: bytes = b"") -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 16, colour, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
+        + odd_files.png_chunk(b"IHDR", ihdr)
         + extra
-        + _png_chunk(b"IDAT", zlib.compress(bytes(raw)))
-        + _png_chunk(b"IEND", b"")
+        + odd_files.png_chunk(b"IDAT", zlib.compress(bytes(raw)))
+        + odd_files.png_chunk(b"IEND", b"")
     )
 
 
@@ -159,7 +148,7 @@ def test_16bit_png_grey_alpha_and_rgb_transparency_key(tmp_path):
 
     rgb = np.array([[[1, 2, 3], [4, 5, 6]]], np.uint16)
     keyed = tmp_path / "key.png"
-    keyed.write_bytes(_png16(rgb, colour=2, extra=_png_chunk(b"tRNS", struct.pack(">HHH", 4, 5, 6))))
+    keyed.write_bytes(_png16(rgb, colour=2, extra=odd_files.png_chunk(b"tRNS", struct.pack(">HHH", 4, 5, 6))))
     back = read_image(keyed)
     assert torch.equal(back[:, 0, 1], torch.ones(3)) and back[0, 0, 0] < 1e-4
 
@@ -264,7 +253,7 @@ def test_a_float_tiff_slightly_over_one_keeps_its_brightness(tmp_path):
 def test_a_float_tiff_with_a_non_finite_pixel_is_refused(tmp_path, bad):
     values = np.full((40, 40), 0.5, np.float32)
     values[3, 3] = bad
-    _raises_one_line(read_image, _float_tiff(tmp_path, values), match="NaN or infinite pixel values")
+    raises_one_line(read_image, _float_tiff(tmp_path, values), match="NaN or infinite pixel values")
 
 
 def test_exif_orientation_is_applied(tmp_path):
@@ -301,18 +290,18 @@ def test_animated_gif_gives_first_frame(tmp_path):
 
 
 def test_missing_path_and_directory(tmp_path):
-    message = _raises_one_line(read_image, tmp_path / "nope.png", match="no such file")
+    message = raises_one_line(read_image, tmp_path / "nope.png", match="no such file")
     assert "nope.png" in message
-    _raises_one_line(read_image, tmp_path, match="directory")
+    raises_one_line(read_image, tmp_path, match="directory")
 
 
 def test_random_bytes_and_text_named_jpg(tmp_path):
     junk = tmp_path / "junk.png"
     junk.write_bytes(os.urandom(300))
-    assert "junk.png" in _raises_one_line(read_image, junk, match="cannot read image")
+    assert "junk.png" in raises_one_line(read_image, junk, match="cannot read image")
     text = tmp_path / "notes.jpg"
     text.write_text("hello\nworld\n")
-    assert "notes.jpg" in _raises_one_line(read_image, text, match="not an image file")
+    assert "notes.jpg" in raises_one_line(read_image, text, match="not an image file")
 
 
 def test_truncated_files(tmp_path):
@@ -320,32 +309,32 @@ def test_truncated_files(tmp_path):
     Image.fromarray(noise).save(tmp_path / "full.png")
     data = (tmp_path / "full.png").read_bytes()
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
-    _raises_one_line(read_image, tmp_path / "cut.png", match="cut.png")
+    raises_one_line(read_image, tmp_path / "cut.png", match="cut.png")
 
     deep = write_image(_levels((3, 40, 40), 65535), tmp_path / "deep.png", bit_depth=16).read_bytes()
     (tmp_path / "cut16.png").write_bytes(deep[: len(deep) // 2])
-    _raises_one_line(read_image, tmp_path / "cut16.png", match="cut16.png")
+    raises_one_line(read_image, tmp_path / "cut16.png", match="cut16.png")
 
     tiff = write_image(_levels((3, 8, 8), 65535), tmp_path / "deep.tif", bit_depth=16).read_bytes()
     (tmp_path / "cut16.tif").write_bytes(tiff[: len(tiff) - 50])
-    _raises_one_line(read_image, tmp_path / "cut16.tif", match="cut16.tif")
+    raises_one_line(read_image, tmp_path / "cut16.tif", match="cut16.tif")
 
 
 def test_format_not_accepted(tmp_path):
     Image.new("RGB", (4, 4)).save(tmp_path / "pic.ppm")
-    _raises_one_line(read_image, tmp_path / "pic.ppm", match="does not accept")
+    raises_one_line(read_image, tmp_path / "pic.ppm", match="does not accept")
 
 
 def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
     Image.new("RGB", (20, 20)).save(tmp_path / "big.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # warning above 100, error above 200
-    _raises_one_line(read_image, tmp_path / "big.png", match="decompression bomb")
+    raises_one_line(read_image, tmp_path / "big.png", match="decompression bomb")
     Image.new("RGB", (12, 12)).save(tmp_path / "warn.png")  # 144 px: only Pillow's warning
-    _raises_one_line(read_image, tmp_path / "warn.png", match="decompression bomb")
+    raises_one_line(read_image, tmp_path / "warn.png", match="decompression bomb")
 
 
 def test_unsupported_source_type():
-    _raises_one_line(read_image, 42, match="int")
+    raises_one_line(read_image, 42, match="int")
 
 
 # ------------------------------------------------------------------ tensors
@@ -375,14 +364,14 @@ def test_tensor_inputs():
     ],
 )
 def test_bad_tensor_inputs(bad):
-    _raises_one_line(read_image, bad)
+    raises_one_line(read_image, bad)
 
 
 def test_non_finite_tensor_is_refused(tmp_path):
     image = torch.zeros(3, 2, 2)
     image[0, 0, 0] = float("nan")
-    _raises_one_line(read_image, image, match="NaN")
-    _raises_one_line(write_image, image, tmp_path / "nan.png", match="NaN")
+    raises_one_line(read_image, image, match="NaN")
+    raises_one_line(write_image, image, tmp_path / "nan.png", match="NaN")
     assert not list(tmp_path.iterdir())
 
 
@@ -392,4 +381,4 @@ def test_to_pil():
     img = to_pil(image)
     assert img.mode == "RGB" and img.size == (3, 2)
     assert img.getpixel((0, 0)) == (0, 255, 0)
-    _raises_one_line(to_pil, torch.zeros(2, 2))
+    raises_one_line(to_pil, torch.zeros(2, 2))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_image_io import _raises_one_line  # the same one-line-error check as for reading
 
 from fuchun.io.read import MIN_SIDE, check_min_size, resize_image
+from helpers import raises_one_line
 
 
 def test_resize_longest_side():
@@ -28,11 +28,11 @@ def test_resize_exact_and_flat_image_stays_flat():
 
 @pytest.mark.parametrize("size", [0, -3, True, 2.5, (5,), (5, 0), (5.0, 4)])
 def test_resize_rejects_bad_sizes(size):
-    _raises_one_line(resize_image, torch.rand(3, 4, 4), size=size)
+    raises_one_line(resize_image, torch.rand(3, 4, 4), size=size)
 
 
 def test_check_min_size():
     check_min_size(torch.zeros(3, MIN_SIDE, MIN_SIDE), name="style image")
-    message = _raises_one_line(check_min_size, torch.zeros(3, 14, 20), name="content image")
+    message = raises_one_line(check_min_size, torch.zeros(3, 14, 20), name="content image")
     assert message == "content image is 20x14 px; fuchun needs at least 32 px on each side"
-    _raises_one_line(check_min_size, torch.zeros(3, 64, 64), name="x", min_side=100, match="100 px")
+    raises_one_line(check_min_size, torch.zeros(3, 64, 64), name="x", min_side=100, match="100 px")

@@ -7,11 +7,11 @@ import os
 import pytest
 import torch
 from PIL import Image
-from test_image_io import _raises_one_line  # the same one-line-error check as for reading
 
 from fuchun.io import atomic
 from fuchun.io import write as image_write
 from fuchun.io.write import write_image
+from helpers import raises_one_line
 
 
 def test_protect_refuses_overwrite_and_keeps_file(tmp_path, monkeypatch):
@@ -19,39 +19,39 @@ def test_protect_refuses_overwrite_and_keeps_file(tmp_path, monkeypatch):
     Image.new("RGB", (4, 4), (1, 2, 3)).save(source)
     before = source.read_bytes()
     image = torch.ones(3, 4, 4)
-    _raises_one_line(write_image, image, source, protect=[source], match="refusing to overwrite")
+    raises_one_line(write_image, image, source, protect=[source], match="refusing to overwrite")
     monkeypatch.chdir(tmp_path)
-    _raises_one_line(write_image, image, "./sub/../input.png", protect=[str(source)], match="refusing")
+    raises_one_line(write_image, image, "./sub/../input.png", protect=[str(source)], match="refusing")
     (tmp_path / "sub").mkdir()
-    _raises_one_line(write_image, image, "sub/../input.png", protect=["input.png"], match="refusing")
+    raises_one_line(write_image, image, "sub/../input.png", protect=["input.png"], match="refusing")
     (tmp_path / "alias.png").symlink_to(source)
-    _raises_one_line(write_image, image, tmp_path / "alias.png", protect=[source], match="refusing")
+    raises_one_line(write_image, image, tmp_path / "alias.png", protect=[source], match="refusing")
     assert source.read_bytes() == before
     assert write_image(image, tmp_path / "other.png", protect=[source]).exists()
 
 
 def test_protect_of_missing_path(tmp_path):
     target = tmp_path / "new.png"
-    _raises_one_line(write_image, torch.ones(3, 2, 2), target, protect=[target], match="refusing")
+    raises_one_line(write_image, torch.ones(3, 2, 2), target, protect=[target], match="refusing")
     assert not target.exists()
 
 
 def test_unknown_suffix_and_bad_depth(tmp_path):
     image = torch.ones(3, 2, 2)
-    message = _raises_one_line(write_image, image, tmp_path / "out.gif", match="not supported")
+    message = raises_one_line(write_image, image, tmp_path / "out.gif", match="not supported")
     assert ".png" in message and ".jpg" in message and ".tiff" in message
-    _raises_one_line(write_image, image, tmp_path / "out", match="no suffix")
-    _raises_one_line(write_image, image, tmp_path / "out.jpg", bit_depth=16, match="16-bit")
-    _raises_one_line(write_image, image, tmp_path / "out.png", bit_depth=12, match="bit depth")
-    _raises_one_line(write_image, image, tmp_path / "out.jpg", quality=0, match="quality")
+    raises_one_line(write_image, image, tmp_path / "out", match="no suffix")
+    raises_one_line(write_image, image, tmp_path / "out.jpg", bit_depth=16, match="16-bit")
+    raises_one_line(write_image, image, tmp_path / "out.png", bit_depth=12, match="bit depth")
+    raises_one_line(write_image, image, tmp_path / "out.jpg", quality=0, match="quality")
     assert not list(tmp_path.iterdir())
 
 
 def test_missing_parent_directory_and_directory_target(tmp_path):
     image = torch.ones(3, 2, 2)
-    _raises_one_line(write_image, image, tmp_path / "no" / "out.png", match="does not exist")
+    raises_one_line(write_image, image, tmp_path / "no" / "out.png", match="does not exist")
     (tmp_path / "d.png").mkdir()
-    _raises_one_line(write_image, image, tmp_path / "d.png", match="directory")
+    raises_one_line(write_image, image, tmp_path / "d.png", match="directory")
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
@@ -63,8 +63,8 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "replace", broken_replace)
-    _raises_one_line(write_image, torch.ones(3, 2, 2), existing, match="No space left")
-    _raises_one_line(write_image, torch.ones(3, 2, 2), tmp_path / "fresh.tif", bit_depth=16)
+    raises_one_line(write_image, torch.ones(3, 2, 2), existing, match="No space left")
+    raises_one_line(write_image, torch.ones(3, 2, 2), tmp_path / "fresh.tif", bit_depth=16)
     monkeypatch.undo()
 
     def broken_fsync(fd):  # the bytes are in the temporary file when this fails

@@ -16,63 +16,46 @@ from fuchun.cli.parser import main
 from fuchun.config.options import Config
 from fuchun.losses import HistogramLoss, quantile_table
 from fuchun.objective import Objective
-
-# every style term on, with layers and shifts that fit 40-px images in the tiny network
-OPTIONS = {
-    "style_weight": 1.0,
-    "shift_weight": 1.0,
-    "hist_weight": 1.0,
-    "w2_weight": 1.0,
-    "w2_layers": ("relu1_1", "relu2_1"),
-    "tv_weight": 0.0,
-    "content_weight": 1.0,
-    "style_layers": ("relu1_1", "relu2_1", "relu3_1"),
-    "hist_layers": ("relu1_1", "relu3_1"),
-    "shifts": {"relu1_1": (2, 4), "relu2_1": (2,)},
-}
-
-
-def _image(h: int, w: int, seed: int) -> torch.Tensor:
-    return torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(seed))
+from helpers import ALL_TERM_NAMES, ALL_TERMS, noise_image
 
 
 def _terms(net, styles, blend, image) -> dict[str, float]:
-    cfg = Config(**OPTIONS).resolved()
-    objective = Objective(net, cfg, content=_image(40, 48, 1), styles=styles, blend=blend)
+    cfg = Config(**ALL_TERMS).resolved()
+    objective = Objective(net, cfg, content=noise_image(40, 48, 1), styles=styles, blend=blend)
     _, terms = objective(image)
     return {k: float(v) for k, v in terms.items()}
 
 
 def _assert_same_terms(a: dict[str, float], b: dict[str, float]) -> None:
-    assert set(a) == set(b) == {"content", "gram", "shifted", "hist", "w2"}
+    assert set(a) == set(b) == set(ALL_TERM_NAMES)
     for name in a:
         assert a[name] == pytest.approx(b[name], rel=1e-5, abs=1e-7), name
 
 
 def test_blend_one_zero_equals_the_first_style_alone(tiny_net):
-    first, second, image = _image(44, 40, 2), _image(36, 52, 3), _image(40, 48, 4)
+    first, second, image = noise_image(44, 40, 2), noise_image(36, 52, 3), noise_image(40, 48, 4)
     _assert_same_terms(_terms(tiny_net, [first, second], [1.0, 0.0], image), _terms(tiny_net, [first], None, image))
 
 
 def test_blend_zero_one_equals_the_second_style_alone(tiny_net):
-    first, second, image = _image(44, 40, 2), _image(36, 52, 3), _image(40, 48, 4)
+    first, second, image = noise_image(44, 40, 2), noise_image(36, 52, 3), noise_image(40, 48, 4)
     _assert_same_terms(_terms(tiny_net, [first, second], [0.0, 5.0], image), _terms(tiny_net, [second], None, image))
 
 
 def test_equal_blend_of_one_image_twice_equals_that_image(tiny_net):
-    style, image = _image(44, 40, 2), _image(40, 48, 4)
+    style, image = noise_image(44, 40, 2), noise_image(40, 48, 4)
     _assert_same_terms(_terms(tiny_net, [style, style], [1.0, 1.0], image), _terms(tiny_net, [style], None, image))
 
 
 def test_blend_weights_are_normalised(tiny_net):
-    first, second, image = _image(44, 40, 2), _image(36, 52, 3), _image(40, 48, 4)
+    first, second, image = noise_image(44, 40, 2), noise_image(36, 52, 3), noise_image(40, 48, 4)
     _assert_same_terms(
         _terms(tiny_net, [first, second], [3.0, 1.0], image), _terms(tiny_net, [first, second], [0.75, 0.25], image)
     )
 
 
 def test_blend_differs_from_each_style(tiny_net):
-    first, second, image = _image(44, 40, 2), _image(36, 52, 3), _image(40, 48, 4)
+    first, second, image = noise_image(44, 40, 2), noise_image(36, 52, 3), noise_image(40, 48, 4)
     mixed = _terms(tiny_net, [first, second], [1.0, 1.0], image)
     for alone in ([first], [second]):
         assert mixed["gram"] != pytest.approx(_terms(tiny_net, alone, None, image)["gram"], rel=1e-3)
@@ -105,7 +88,7 @@ def test_histogram_loss_holds_the_mixture_table():
 
 
 def test_render_blend_one_zero_equals_single_style(tiny_net, tiny_options):
-    content, first, second = _image(56, 72, 6)[0], _image(60, 60, 7)[0], _image(50, 70, 8)[0]
+    content, first, second = noise_image(56, 72, 6)[0], noise_image(60, 60, 7)[0], noise_image(50, 70, 8)[0]
     blended = render(
         "stylize", content=content, style=[first, second], style_blend=[1, 0], net=tiny_net, **tiny_options
     )

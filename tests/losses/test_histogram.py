@@ -14,15 +14,12 @@ import pytest
 import torch
 
 from fuchun.losses import HistogramLoss, histogram_match, quantile_table
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from helpers import generator
 
 
 def _distinct(c: int, h: int, w: int, seed: int, scale: float = 1.0) -> torch.Tensor:
     """(1, C, H, W) with distinct values at least 0.01·scale apart in each channel."""
-    g = _gen(seed)
+    g = generator(seed)
     m = h * w
     rows = [(torch.randperm(m, generator=g).float() + torch.rand(m, generator=g) * 0.5) / m for _ in range(c)]
     return (torch.stack(rows) * scale).reshape(1, c, h, w)
@@ -83,7 +80,7 @@ def test_match_uniform_to_exponential():
     def exp_quantile(p):
         return -torch.log1p(-p)
 
-    g = _gen(5)
+    g = generator(5)
     k = 400
     style = exp_quantile((torch.arange(k) + 0.5) / k)[torch.randperm(k, generator=g)].reshape(1, 1, 20, 20)
     # equal sizes: the matched values are exactly the exponential's quantiles at the ranks
@@ -148,7 +145,7 @@ def test_loss_zero_at_target_and_blind_to_position():
     style = _distinct(3, 4, 5, seed=13)
     loss = HistogramLoss([style])
     assert loss(style).item() == 0.0
-    shuffled = style.reshape(3, -1)[:, torch.randperm(20, generator=_gen(14))].reshape(1, 3, 4, 5)
+    shuffled = style.reshape(3, -1)[:, torch.randperm(20, generator=generator(14))].reshape(1, 3, 4, 5)
     assert loss(shuffled).item() == 0.0
     # a style of another size with the same distribution: 2x3 tiling of the target
     assert HistogramLoss([style.repeat(1, 1, 2, 3)])(style).item() == pytest.approx(0.0, abs=1e-12)
@@ -175,7 +172,7 @@ def test_loss_gradcheck():
 
 @pytest.mark.parametrize("style_hw", [(64, 64), (48, 80)])
 def test_binned_close_to_exact(style_hw):
-    g = _gen(19)
+    g = generator(19)
     feats = torch.randn(1, 3, 64, 64, generator=g)
     scales = torch.tensor([1.0, 3.0, 0.2]).view(1, 3, 1, 1)
     style = torch.exp(0.5 * torch.randn(1, 3, *style_hw, generator=g)) * scales

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from fuchun.losses.products import as_rows, exact_rows, gram_rows, shifted_rows
+from helpers import randn
 
 
 def _feats(b, c, h, w, *, seed, dtype=torch.float64, channels_last=True):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(b, c, h, w, generator=g, dtype=torch.float64).to(dtype)
+    x = randn(b, c, h, w, seed=seed, dtype=torch.float64).to(dtype)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 

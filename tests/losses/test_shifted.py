@@ -12,11 +12,7 @@ import torch
 
 from fuchun.losses import ShiftedGramLoss, shifted_gram
 from fuchun.losses.shifted import fitting_shifts
-
-
-def _rand(*shape: int, seed: int = 0) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=gen)
+from helpers import randn
 
 
 def _hand_shifted(f: torch.Tensor, delta: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,7 +39,7 @@ def _hand_loss(feats: torch.Tensor, style: torch.Tensor, delta: int) -> torch.Te
 
 @pytest.mark.parametrize("delta", [1, 2])
 def test_shifted_gram_equals_hand_loop(delta):
-    feats = _rand(2, 3, 4, 5, seed=delta)
+    feats = randn(2, 3, 4, 5, seed=delta)
     a_x, a_y = shifted_gram(feats, delta)
     assert a_x.shape == a_y.shape == (2, 3, 3)
     for b in range(2):
@@ -63,7 +59,7 @@ def test_shifted_gram_directions_are_distinct():
 
 
 def test_shifted_gram_not_symmetric():
-    a_x, a_y = shifted_gram(_rand(1, 3, 5, 6, seed=3), 1)
+    a_x, a_y = shifted_gram(randn(1, 3, 5, 6, seed=3), 1)
     assert not torch.allclose(a_x, a_x.transpose(1, 2))
     assert not torch.allclose(a_y, a_y.transpose(1, 2))
 
@@ -71,11 +67,11 @@ def test_shifted_gram_not_symmetric():
 @pytest.mark.parametrize(("h", "w", "delta"), [(4, 6, 4), (4, 6, 5), (6, 3, 3), (5, 5, 9), (4, 4, 0)])
 def test_shifted_gram_rejects_shift_that_does_not_fit(h, w, delta):
     with pytest.raises(ValueError):
-        shifted_gram(_rand(1, 2, h, w), delta)
+        shifted_gram(randn(1, 2, h, w), delta)
 
 
 def test_shifted_gram_largest_fitting_shift():
-    a_x, a_y = shifted_gram(_rand(1, 2, 4, 6, seed=4), 3)
+    a_x, a_y = shifted_gram(randn(1, 2, 4, 6, seed=4), 3)
     assert torch.isfinite(a_x).all() and torch.isfinite(a_y).all()
 
 
@@ -87,20 +83,20 @@ def test_fitting_shifts():
 
 
 def test_shifted_loss_zero_at_target_and_value():
-    style, feats = _rand(1, 3, 5, 6, seed=5), _rand(1, 3, 5, 6, seed=6)
+    style, feats = randn(1, 3, 5, 6, seed=5), randn(1, 3, 5, 6, seed=6)
     loss = ShiftedGramLoss.from_styles([style], [2])
     assert loss(style).item() == 0.0
     torch.testing.assert_close(loss(feats), _hand_loss(feats, style, 2))
 
 
 def test_shifted_loss_module_from_targets_equals_from_styles():
-    style, feats = _rand(1, 3, 5, 6, seed=7), _rand(1, 3, 5, 6, seed=8)
+    style, feats = randn(1, 3, 5, 6, seed=7), randn(1, 3, 5, 6, seed=8)
     direct = ShiftedGramLoss({1: shifted_gram(style, 1), 2: shifted_gram(style, 2)})
     torch.testing.assert_close(direct(feats), ShiftedGramLoss.from_styles([style], [2, 1])(feats))
 
 
 def test_shifted_loss_averages_over_shifts():
-    style, feats = _rand(1, 3, 5, 6, seed=9), _rand(1, 3, 5, 6, seed=10)
+    style, feats = randn(1, 3, 5, 6, seed=9), randn(1, 3, 5, 6, seed=10)
     one = ShiftedGramLoss.from_styles([style], [1])(feats)
     two = ShiftedGramLoss.from_styles([style], [2])(feats)
     both = ShiftedGramLoss.from_styles([style], [1, 2])(feats)
@@ -108,8 +104,8 @@ def test_shifted_loss_averages_over_shifts():
 
 
 def test_shifted_loss_blend():
-    s1, s2 = _rand(1, 3, 5, 6, seed=11), _rand(1, 3, 7, 4, seed=12)
-    feats = _rand(1, 3, 6, 6, seed=13)
+    s1, s2 = randn(1, 3, 5, 6, seed=11), randn(1, 3, 7, 4, seed=12)
+    feats = randn(1, 3, 6, 6, seed=13)
     single = ShiftedGramLoss.from_styles([s1], [1, 2])
     first_only = ShiftedGramLoss.from_styles([s1, s2], [1, 2], [1.0, 0.0])
     torch.testing.assert_close(first_only(feats), single(feats))
@@ -120,8 +116,8 @@ def test_shifted_loss_blend():
 
 
 def test_shifted_loss_style_of_another_size():
-    loss = ShiftedGramLoss.from_styles([_rand(1, 3, 9, 11, seed=14)], [1, 3])
-    value = loss(_rand(1, 3, 5, 6, seed=15))
+    loss = ShiftedGramLoss.from_styles([randn(1, 3, 9, 11, seed=14)], [1, 3])
+    value = loss(randn(1, 3, 5, 6, seed=15))
     assert math.isfinite(value.item()) and value.item() > 0
 
 
@@ -131,9 +127,9 @@ def test_shifted_loss_needs_a_shift():
 
 
 def test_shifted_loss_gradients():
-    loss = ShiftedGramLoss.from_styles([_rand(1, 2, 4, 4, seed=16)], [1, 2])
-    feats = _rand(1, 2, 4, 4, seed=17).requires_grad_(True)
+    loss = ShiftedGramLoss.from_styles([randn(1, 2, 4, 4, seed=16)], [1, 2])
+    feats = randn(1, 2, 4, 4, seed=17).requires_grad_(True)
     loss(feats).backward()
     assert torch.isfinite(feats.grad).all() and feats.grad.abs().sum() > 0
-    x = _rand(1, 2, 4, 4, seed=18).double().requires_grad_(True)
+    x = randn(1, 2, 4, 4, seed=18).double().requires_grad_(True)
     assert torch.autograd.gradcheck(loss, (x,))

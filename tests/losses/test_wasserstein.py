@@ -8,17 +8,12 @@ import torch
 from fuchun.losses import WassersteinLoss, gaussian_moments, gaussian_w2, trace_sqrt
 from fuchun.losses.wasserstein import covariance
 from fuchun.numeric import sym_power
+from helpers import randn
 
 
 def _spd(n: int, seed: int = 0) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 2 * n, generator=gen, dtype=torch.float64)
+    x = randn(n, 2 * n, seed=seed, dtype=torch.float64)
     return x @ x.T / (2 * n) + 0.1 * torch.eye(n, dtype=torch.float64)
-
-
-def _feats(*shape: int, seed: int = 0, dtype=torch.float64) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=gen, dtype=dtype)
 
 
 def test_sqrtm_squares_back():
@@ -48,14 +43,15 @@ def test_gaussian_w2_of_known_gaussians():
 
 
 def test_loss_is_zero_at_the_target_and_positive_elsewhere():
-    style = _feats(1, 6, 5, 4)
+    style = randn(1, 6, 5, 4, dtype=torch.float64)
     loss = WassersteinLoss(gaussian_moments(style))
     assert abs(float(loss(style))) < 1e-10
-    assert float(loss(_feats(1, 6, 5, 4, seed=3))) > 0.01
+    assert float(loss(randn(1, 6, 5, 4, seed=3, dtype=torch.float64))) > 0.01
 
 
 def test_loss_is_the_normalised_closed_form():
-    style, picture = _feats(1, 6, 5, 4), _feats(1, 6, 7, 3, seed=2)  # different sizes are fine
+    # different sizes are fine
+    style, picture = randn(1, 6, 5, 4, dtype=torch.float64), randn(1, 6, 7, 3, seed=2, dtype=torch.float64)
     ms, ss = gaussian_moments(style)
     mp, sp = gaussian_moments(picture)
     expected = gaussian_w2(mp, covariance(mp, sp), ms, covariance(ms, ss)) / ss.diagonal(dim1=-2, dim2=-1).sum(-1)
@@ -64,13 +60,13 @@ def test_loss_is_the_normalised_closed_form():
 
 @pytest.mark.parametrize("shape", [(1, 6, 5, 4), (1, 6, 2, 2)])  # more positions than channels, and fewer
 def test_loss_gradcheck_in_float64(shape):
-    loss = WassersteinLoss(gaussian_moments(_feats(1, 6, 5, 4)))
-    x = _feats(*shape, seed=4).requires_grad_(True)
+    loss = WassersteinLoss(gaussian_moments(randn(1, 6, 5, 4, dtype=torch.float64)))
+    x = randn(*shape, seed=4, dtype=torch.float64).requires_grad_(True)
     assert torch.autograd.gradcheck(loss, (x,))
 
 
 def test_blend_of_styles_averages_raw_moments():
-    a, b = _feats(1, 4, 6, 6, seed=5), _feats(1, 4, 6, 6, seed=6) + 2.0
+    a, b = randn(1, 4, 6, 6, seed=5, dtype=torch.float64), randn(1, 4, 6, 6, seed=6, dtype=torch.float64) + 2.0
     blended = WassersteinLoss.from_styles([a, b], [3.0, 1.0])
     ma, sa = gaussian_moments(a)
     mb, sb = gaussian_moments(b)
@@ -79,8 +75,8 @@ def test_blend_of_styles_averages_raw_moments():
 
 
 def test_mask_restricts_the_statistics_to_the_region():
-    style = _feats(1, 4, 6, 6)
-    inside, outside = _feats(1, 4, 6, 3, seed=7), _feats(1, 4, 6, 3, seed=8) * 5
+    style = randn(1, 4, 6, 6, dtype=torch.float64)
+    inside, outside = randn(1, 4, 6, 3, seed=7, dtype=torch.float64), randn(1, 4, 6, 3, seed=8, dtype=torch.float64) * 5
     picture = torch.cat([inside, outside], dim=-1)  # (1, 4, 6, 6)
     mask = torch.cat([torch.ones(1, 1, 6, 3), torch.zeros(1, 1, 6, 3)], dim=-1).double()
     masked = WassersteinLoss(gaussian_moments(style), mask=mask)
@@ -89,9 +85,9 @@ def test_mask_restricts_the_statistics_to_the_region():
 
 def test_float32_features_and_a_rank_deficient_style():
     style = torch.zeros(1, 8, 4, 4)
-    style[:, :2] = _feats(1, 2, 4, 4, dtype=torch.float32).abs()  # six dead channels
+    style[:, :2] = randn(1, 2, 4, 4, dtype=torch.float32).abs()  # six dead channels
     loss = WassersteinLoss(gaussian_moments(style))
-    x = _feats(1, 8, 4, 4, seed=9, dtype=torch.float32).abs().requires_grad_(True)
+    x = randn(1, 8, 4, 4, seed=9, dtype=torch.float32).abs().requires_grad_(True)
     value = loss(x)
     value.backward()
     assert torch.isfinite(value) and torch.isfinite(x.grad).all()

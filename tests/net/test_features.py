@@ -7,17 +7,7 @@ import torch
 
 from fuchun.net.architectures import conv_names, layer_names, torchvision_index
 from fuchun.net.features import CAFFE_MEAN_BGR, IMAGENET_MEAN, IMAGENET_STD, VGGFeatures
-
-WIDTHS = (4, 4, 8, 8, 8)
-
-
-def _net(arch: str = "vgg16", seed: int = 0, **kw) -> VGGFeatures:
-    torch.manual_seed(seed)
-    return VGGFeatures(arch, widths=kw.pop("widths", WIDTHS), **kw)
-
-
-def _image(h: int = 17, w: int = 22, seed: int = 0) -> torch.Tensor:
-    return torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(seed))
+from helpers import TINY_WIDTHS, noise_image, tiny_vgg
 
 
 def _count_conv_calls(net: VGGFeatures) -> dict[str, int]:
@@ -39,9 +29,9 @@ def _count_conv_calls(net: VGGFeatures) -> dict[str, int]:
 
 @pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
 def test_output_names_and_shapes(arch):
-    net = _net(arch)
+    net = tiny_vgg(arch)
     wanted = ["relu1_1", "pool1", "relu2_1", "pool2", "relu3_1", "pool3", "relu4_2", "pool4", "relu5_1", "pool5"]
-    feats = net(_image(17, 22), wanted)
+    feats = net(noise_image(17, 22, seed=0), wanted)
     assert set(feats) == set(wanted)
     # ceil-mode pooling: 17x22 -> 9x11 -> 5x6 -> 3x3 -> 2x2 -> 1x1
     expected = {
@@ -62,35 +52,35 @@ def test_output_names_and_shapes(arch):
 
 
 def test_even_size_halves_exactly():
-    feats = _net()(_image(16, 24), ["pool1", "pool2"])
+    feats = tiny_vgg()(noise_image(16, 24, seed=0), ["pool1", "pool2"])
     assert feats["pool1"].shape[-2:] == (8, 12) and feats["pool2"].shape[-2:] == (4, 6)
 
 
 def test_vgg19_only_layers():
-    assert "relu5_4" in _net("vgg19")(_image(8, 8), ["relu5_4"])
+    assert "relu5_4" in tiny_vgg("vgg19")(noise_image(8, 8, seed=0), ["relu5_4"])
     with pytest.raises(ValueError):
-        _net("vgg16")(_image(8, 8), ["relu5_4"])
+        tiny_vgg("vgg16")(noise_image(8, 8, seed=0), ["relu5_4"])
 
 
 @pytest.mark.parametrize("bad", [["relu9_9"], ["relu1_1", "block4_conv2"], ["features.3"]])
 def test_unknown_layer_raises(bad):
     with pytest.raises(ValueError):
-        _net()(_image(8, 8), bad)
+        tiny_vgg()(noise_image(8, 8, seed=0), bad)
 
 
 def test_bad_constructor_arguments():
     with pytest.raises(ValueError):
-        VGGFeatures("vgg11", widths=WIDTHS)
+        VGGFeatures("vgg11", widths=TINY_WIDTHS)
     with pytest.raises(ValueError):
         VGGFeatures("vgg16", widths=(4, 4, 8))
     with pytest.raises(ValueError):
-        VGGFeatures("vgg16", widths=WIDTHS, pooling="min")
+        VGGFeatures("vgg16", widths=TINY_WIDTHS, pooling="min")
     with pytest.raises(ValueError):
-        VGGFeatures("vgg16", widths=WIDTHS, input_format="bgr")
+        VGGFeatures("vgg16", widths=TINY_WIDTHS, input_format="bgr")
 
 
 def test_channels_and_frozen_parameters():
-    net = _net("vgg19")
+    net = tiny_vgg("vgg19")
     assert net.channels("relu1_2") == 4 and net.channels("pool3") == 8 and net.channels("conv5_4") == 8
     assert not any(p.requires_grad for p in net.parameters())
     assert not net.training
@@ -101,19 +91,19 @@ def test_channels_and_frozen_parameters():
 
 @pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
 def test_forward_stops_at_deepest_requested_layer(arch):
-    net = _net(arch)
+    net = tiny_vgg(arch)
     calls = _count_conv_calls(net)
-    net(_image(), ["relu2_1", "relu1_1"])
+    net(noise_image(17, 22, seed=0), ["relu2_1", "relu1_1"])
     assert {n for n, k in calls.items() if k} == {"conv1_1", "conv1_2", "conv2_1"}
     assert all(k in (0, 1) for k in calls.values())
-    net(_image(), ["pool3"])
+    net(noise_image(17, 22, seed=0), ["pool3"])
     ran = {n for n, k in calls.items() if k}
     assert not any(n.startswith(("conv4", "conv5")) for n in ran)
     assert {n for n in conv_names(arch) if n.startswith("conv3")} <= ran
 
 
 def test_deepest():
-    net = _net("vgg19")
+    net = tiny_vgg("vgg19")
     assert net.deepest(["relu1_1", "relu4_2", "pool2"]) == "relu4_2"
     assert net.deepest(["relu5_4", "conv5_4"]) == "relu5_4"
     assert net.deepest(["pool1"]) == "pool1"
@@ -123,7 +113,7 @@ def test_deepest():
 
 
 def test_caffe_normalisation():
-    net = _net(input_format="caffe")
+    net = tiny_vgg(input_format="caffe")
     r, g, b = 0.2, 0.5, 0.9
     pixel = torch.tensor([r, g, b]).view(1, 3, 1, 1)
     out = net.normalise(pixel).flatten()
@@ -133,7 +123,7 @@ def test_caffe_normalisation():
 
 
 def test_imagenet_normalisation():
-    net = _net(input_format="imagenet")
+    net = tiny_vgg(input_format="imagenet")
     pixel = torch.tensor([0.2, 0.5, 0.9]).view(1, 3, 1, 1)
     out = net.normalise(pixel).flatten()
     expected = (torch.tensor([0.2, 0.5, 0.9]) - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
@@ -141,8 +131,8 @@ def test_imagenet_normalisation():
 
 
 def test_input_format_changes_features():
-    caffe, imagenet = _net(input_format="caffe"), _net(input_format="imagenet")
-    image = _image(8, 8)
+    caffe, imagenet = tiny_vgg(input_format="caffe"), tiny_vgg(input_format="imagenet")
+    image = noise_image(8, 8, seed=0)
     assert not torch.allclose(caffe(image, ["relu1_1"])["relu1_1"], imagenet(image, ["relu1_1"])["relu1_1"])
 
 
@@ -150,9 +140,9 @@ def test_input_format_changes_features():
 
 
 def test_avg_and_max_pooling_differ():
-    mx, avg = _net(pooling="max"), _net(pooling="avg")
+    mx, avg = tiny_vgg(pooling="max"), tiny_vgg(pooling="avg")
     avg.convs.load_state_dict(mx.convs.state_dict())
-    image = _image(10, 12)
+    image = noise_image(10, 12, seed=0)
     a, m = avg(image, ["relu1_2", "pool1"]), mx(image, ["relu1_2", "pool1"])
     torch.testing.assert_close(a["relu1_2"], m["relu1_2"])
     assert not torch.allclose(a["pool1"], m["pool1"])
@@ -161,12 +151,12 @@ def test_avg_and_max_pooling_differ():
 
 
 def test_checkpoint_blocks_same_outputs_and_gradients():
-    net = _net("vgg19")
+    net = tiny_vgg("vgg19")
     layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_2"]
     results = []
     for flag in (False, True):
         net.checkpoint_blocks = flag
-        image = _image(12, 14).requires_grad_(True)
+        image = noise_image(12, 14, seed=0).requires_grad_(True)
         feats = net(image, layers)
         sum(f.pow(2).mean() for f in feats.values()).backward()
         results.append((feats, image.grad))
@@ -181,20 +171,20 @@ def test_checkpoint_blocks_same_outputs_and_gradients():
 
 
 def test_state_dict_round_trip():
-    source = _net(seed=1)
-    target = VGGFeatures("vgg16", widths=WIDTHS, state_dict=source.convs.state_dict())
-    image = _image(9, 9)
+    source = tiny_vgg(seed=1)
+    target = VGGFeatures("vgg16", widths=TINY_WIDTHS, state_dict=source.convs.state_dict())
+    image = noise_image(9, 9, seed=0)
     torch.testing.assert_close(target(image, ["relu3_1"])["relu3_1"], source(image, ["relu3_1"])["relu3_1"])
 
 
 def test_state_dict_with_wrong_shapes_fails():
-    wrong = _net(widths=(4, 4, 8, 8, 16)).convs.state_dict()
+    wrong = tiny_vgg(widths=(4, 4, 8, 8, 16)).convs.state_dict()
     with pytest.raises((RuntimeError, ValueError)):
-        VGGFeatures("vgg16", widths=WIDTHS, state_dict=wrong)
-    missing = dict(_net().convs.state_dict())
+        VGGFeatures("vgg16", widths=TINY_WIDTHS, state_dict=wrong)
+    missing = dict(tiny_vgg().convs.state_dict())
     del missing["conv5_3.bias"]
     with pytest.raises((RuntimeError, ValueError, KeyError)):
-        VGGFeatures("vgg16", widths=WIDTHS, state_dict=missing)
+        VGGFeatures("vgg16", widths=TINY_WIDTHS, state_dict=missing)
 
 
 # ----------------------------------------------------------------------------- architectures

@@ -12,8 +12,7 @@ from fuchun.cli.parser import main
 from fuchun.io.read import read_image, resize_image
 from fuchun.io.write import write_image
 from fuchun.quality import measures
-from fuchun.run import engine
-from helpers import EXAMPLES_DIR
+from helpers import EXAMPLES_DIR, randn
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +27,7 @@ def painting() -> torch.Tensor:
 
 
 def _noised(image: torch.Tensor, amount: float, seed: int = 0) -> torch.Tensor:
-    noise = torch.randn(image.shape, generator=torch.Generator().manual_seed(seed))
+    noise = randn(*image.shape, seed=seed)
     return (image + amount * noise).clamp(0, 1)
 
 
@@ -98,7 +97,7 @@ def test_structure_orders_noise_and_shifts(photo):
 def test_structure_blur_hides_fine_texture(photo):
     """The blur is the point: fine noise costs far less structure than the same noise coarse."""
     fine = _noised(photo, 0.2)
-    coarse_noise = torch.randn(3, 12, 12, generator=torch.Generator().manual_seed(0))
+    coarse_noise = randn(3, 12, 12, seed=0)
     coarse = (photo + 0.2 * torch.nn.functional.interpolate(coarse_noise[None], size=photo.shape[-2:])[0]).clamp(0, 1)
     assert measures.structure_kept(fine, photo) > measures.structure_kept(coarse, photo)
 
@@ -153,8 +152,7 @@ def test_measure_sizes_inputs_as_a_run_does(tiny_net, photo, painting):
         measures.measure(tiny_net, small[:1], photo=photo)
 
 
-def test_eval_prints_the_measures(tmp_path, monkeypatch, tiny_net, photo, painting, capsys):
-    monkeypatch.setattr(engine, "load_network", lambda cfg, machine, reporter: (tiny_net, "none"))
+def test_eval_prints_the_measures(tmp_path, tiny_pretrained, photo, painting, capsys):
     out, content, style = tmp_path / "out.png", tmp_path / "content.png", tmp_path / "style.png"
     write_image(photo, out), write_image(photo, content), write_image(painting, style)
     assert main(["eval", str(out), "--content", str(content), "--style", str(style), "--json"]) == 0

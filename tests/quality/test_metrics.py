@@ -11,15 +11,8 @@ from PIL import Image
 
 from fuchun.cli.parser import main
 from fuchun.losses.terms import GATYS_STYLE
-from fuchun.net.features import VGGFeatures
 from fuchun.quality import measures as metrics
-from fuchun.run import engine
-
-TINY_WIDTHS = (4, 4, 8, 8, 8)
-
-
-def _image(h: int, w: int, seed: int) -> torch.Tensor:
-    return torch.rand(3, h, w, generator=torch.Generator().manual_seed(seed))
+from helpers import noise_image
 
 
 def _save(tensor: torch.Tensor, path) -> str:
@@ -35,18 +28,12 @@ def _stripes(h: int, w: int, *, period: int, vertical_lines: bool = True) -> tor
     return grid.float().expand(3, h, w).clone()
 
 
-@pytest.fixture
-def net() -> VGGFeatures:
-    torch.manual_seed(0)
-    return VGGFeatures("vgg16", widths=TINY_WIDTHS)
-
-
 # --------------------------------------------------------------------------- feature distances
 
 
-def test_identical_images_give_zero(net):
-    image = _image(40, 48, 0)
-    result = metrics.evaluate(net, image, content=image, style=image)
+def test_identical_images_give_zero(tiny_net):
+    image = noise_image(40, 48, 0)[0]
+    result = metrics.evaluate(tiny_net, image, content=image, style=image)
     assert result["content"] == 0.0 and result["structure"] == pytest.approx(1.0)
     assert all(v == 0.0 for v in result["gram"].values())
     assert all(v == 0.0 for v in result["style_distance"].values())
@@ -54,9 +41,9 @@ def test_identical_images_give_zero(net):
     assert metrics.autocorrelation_error(image, image, offsets=(4, 8)) == 0.0
 
 
-def test_different_images_give_positive_distances(net):
-    image, other = _image(40, 48, 0), _image(40, 48, 1) * 0.5
-    result = metrics.evaluate(net, image, content=other, style=other)
+def test_different_images_give_positive_distances(tiny_net):
+    image, other = noise_image(40, 48, 0)[0], noise_image(40, 48, 1)[0] * 0.5
+    result = metrics.evaluate(tiny_net, image, content=other, style=other)
     assert result["content"] > 0 and result["structure"] < 1
     assert min(result["gram"].values()) > 0 and min(result["style_distance"].values()) > 0
     assert result["colour_distance"] > 0
@@ -65,32 +52,32 @@ def test_different_images_give_positive_distances(net):
     )  # noise ≈ 0; stripes 0 and 1
 
 
-def test_evaluate_keys_and_means(net):
-    image = _image(36, 36, 0)
-    result = metrics.evaluate(net, image, style=_image(40, 52, 1))
+def test_evaluate_keys_and_means(tiny_net):
+    image = noise_image(36, 36, 0)[0]
+    result = metrics.evaluate(tiny_net, image, style=noise_image(40, 52, 1)[0])
     assert set(result) == {"gram", "style_distance", "colour_distance"}
     assert list(result["gram"]) == [*GATYS_STYLE, "mean"]
     assert result["style_distance"]["mean"] == pytest.approx(
         np.mean([result["style_distance"][layer] for layer in metrics.STYLE_LAYERS])
     )
-    assert set(metrics.evaluate(net, image, content=image)) == {"content", "structure"}
+    assert set(metrics.evaluate(tiny_net, image, content=image)) == {"content", "structure"}
     with pytest.raises(ValueError, match="content image, a style image"):
-        metrics.evaluate(net, image)
+        metrics.evaluate(tiny_net, image)
 
 
-def test_functions_agree_with_evaluate(net):
-    image, content, style = _image(36, 40, 0), _image(50, 44, 1), _image(44, 60, 2)
-    result = metrics.evaluate(net, image, content=content, style=style)
-    assert metrics.style_distances(net, image, style) == pytest.approx(result["style_distance"], rel=1e-6)
+def test_functions_agree_with_evaluate(tiny_net):
+    image, content, style = noise_image(36, 40, 0)[0], noise_image(50, 44, 1)[0], noise_image(44, 60, 2)[0]
+    result = metrics.evaluate(tiny_net, image, content=content, style=style)
+    assert metrics.style_distances(tiny_net, image, style) == pytest.approx(result["style_distance"], rel=1e-6)
     assert metrics.structure_kept(image, content) == pytest.approx(result["structure"])
     assert metrics.colour_distance(image, style) == pytest.approx(result["colour_distance"])
 
 
-def test_content_is_resized_to_the_image(net):
-    content = _image(32, 40, 3)
+def test_content_is_resized_to_the_image(tiny_net):
+    content = noise_image(32, 40, 3)[0]
     big = torch.nn.functional.interpolate(content[None], scale_factor=2, mode="nearest")[0]
-    near = metrics.evaluate(net, content, content=big)["content"]
-    assert near < metrics.evaluate(net, content, content=_image(64, 80, 4))["content"]
+    near = metrics.evaluate(tiny_net, content, content=big)["content"]
+    assert near < metrics.evaluate(tiny_net, content, content=noise_image(64, 80, 4)[0])["content"]
 
 
 # --------------------------------------------------------------------------- Wasserstein-1
@@ -127,16 +114,16 @@ def test_w1_against_numpy_cdf_integral():
     assert got == pytest.approx(expected, rel=1e-5)
 
 
-def test_unequal_pixel_counts_work(net):
-    image, style = _image(36, 44, 0), _image(52, 60, 1)
-    distances = metrics.style_distances(net, image, style)
+def test_unequal_pixel_counts_work(tiny_net):
+    image, style = noise_image(36, 44, 0)[0], noise_image(52, 60, 1)[0]
+    distances = metrics.style_distances(tiny_net, image, style)
     assert set(distances) == {*metrics.STYLE_LAYERS, "mean"} and all(v > 0 for v in distances.values())
     tiled = style.repeat(1, 2, 2)  # same distributions at four times the pixels: W1 unchanged
     assert metrics.colour_distance(image, tiled) == pytest.approx(metrics.colour_distance(image, style), rel=1e-5)
     assert metrics.colour_distance(style, tiled) < 1e-6
 
 
-def test_bad_image_shape_raises(net):
+def test_bad_image_shape_raises(tiny_net):
     with pytest.raises(ValueError, match=r"\(3, H, W\)"):
         metrics.colour_distance(torch.rand(1, 3, 8, 8), torch.rand(3, 8, 8))
 
@@ -162,7 +149,7 @@ def test_autocorrelation_of_diagonal_stripes_is_plus_minus_one():
 
 
 def test_autocorrelation_matches_direct_sums_and_rejects_large_offsets():
-    image = _image(24, 30, 5)
+    image = noise_image(24, 30, 5)[0]
     r, g, b = image.double()
     y = 0.299 * r + 0.587 * g + 0.114 * b
     y = y - y.mean()
@@ -186,24 +173,18 @@ def test_autocorrelation_error_of_a_phase_shift():
 # --------------------------------------------------------------------------- the eval command
 
 
-@pytest.fixture
-def tiny_eval(monkeypatch, net):
-    """``fuchun eval`` with the tiny random network instead of the pretrained one."""
-    monkeypatch.setattr(engine, "load_network", lambda cfg, machine, reporter: (net, "none"))
-
-
-def test_eval_prints_json(tmp_path, tiny_eval, capsys):
-    out = _save(_image(40, 56, 0), tmp_path / "out.png")
-    content = _save(_image(60, 80, 1), tmp_path / "content.png")
-    style = _save(_image(70, 50, 2), tmp_path / "style.png")
+def test_eval_prints_json(tmp_path, tiny_pretrained, capsys):
+    out = _save(noise_image(40, 56, 0)[0], tmp_path / "out.png")
+    content = _save(noise_image(60, 80, 1)[0], tmp_path / "content.png")
+    style = _save(noise_image(70, 50, 2)[0], tmp_path / "style.png")
     assert main(["eval", out, "--content", content, "--style", style, "--json", "--device", "cpu"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"content", "structure", "gram", "style_distance", "colour_distance"}
     assert set(result["gram"]) == {*GATYS_STYLE, "mean"}
 
 
-def test_eval_prints_a_table(tmp_path, tiny_eval, capsys):
-    out = _save(_image(40, 56, 0), tmp_path / "out.png")
+def test_eval_prints_a_table(tmp_path, tiny_pretrained, capsys):
+    out = _save(noise_image(40, 56, 0)[0], tmp_path / "out.png")
     assert main(["eval", out, "--style", out, "--size", "48", "--device", "cpu"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["measure", "layer", "value"]
@@ -217,15 +198,15 @@ def test_eval_prints_a_table(tmp_path, tiny_eval, capsys):
         ([], "needs --content, --style or both"),
     ],
 )
-def test_eval_errors_are_one_line(tmp_path, tiny_eval, capsys, args, message):
-    out = _save(_image(40, 40, 0), tmp_path / "out.png")
+def test_eval_errors_are_one_line(tmp_path, tiny_pretrained, capsys, args, message):
+    out = _save(noise_image(40, 40, 0)[0], tmp_path / "out.png")
     args = [str(tmp_path / a) if a.endswith(".png") else a for a in args]
     assert main(["eval", out, *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fuchun: error:") and message in err and err.count("\n") == 1
 
 
-def test_eval_missing_output(tmp_path, tiny_eval, capsys):
+def test_eval_missing_output(tmp_path, tiny_pretrained, capsys):
     assert main(["eval", str(tmp_path / "nope.png"), "--content", str(tmp_path / "nope.png")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
 

@@ -18,11 +18,12 @@ import fuchun.run.engine
 from fuchun import __version__
 from fuchun.api import render
 from fuchun.cli.parser import main
-from fuchun.report.base import MultiReporter, Reporter
+from fuchun.report.base import MultiReporter
 from fuchun.report.plot import TERM_COLOURS, contact_sheet, loss_plot
 from fuchun.report.trace import TRACE_FILE, snapshot_steps
+from helpers import Recorder
 
-TINY_FLAGS = [  # the fuchun preset: every Gram-family term and TV appear in the trace
+TRACE_FLAGS = [  # a tiny run of the fuchun preset: every Gram-family term and TV appear in the trace
     "--preset",
     "fuchun",
     "--size",
@@ -61,16 +62,6 @@ TRACE_KEYS = {
 
 
 @pytest.fixture
-def tiny_cli(monkeypatch, tiny_net):
-    """The CLI's runs use the tiny random network instead of the pretrained one."""
-
-    def load(cfg, machine, reporter):
-        return tiny_net.to(machine.device, memory_format=torch.channels_last), "tinysha"
-
-    monkeypatch.setattr(fuchun.run.engine, "load_network", load)
-
-
-@pytest.fixture
 def style_rgb(tmp_path) -> Path:
     """A 64x64 random RGB PNG used as the style image."""
     path = tmp_path / "style.png"
@@ -89,10 +80,10 @@ def _sha(path: Path) -> str:
 # ----------------------------------------------------------------------------- the trace of a CLI run
 
 
-def test_trace_writes_json_plot_and_sheet(tiny_cli, tmp_path, small_rgb, style_rgb, capsys):
+def test_trace_writes_json_plot_and_sheet(tiny_pretrained, tmp_path, small_rgb, style_rgb, capsys):
     trace_dir = tmp_path / "runs" / "first"  # created, parents too
     out = tmp_path / "out.png"
-    assert _run("stylize", small_rgb, style_rgb, "-o", out, *TINY_FLAGS, "--trace", trace_dir) == 0
+    assert _run("stylize", small_rgb, style_rgb, "-o", out, *TRACE_FLAGS, "--trace", trace_dir) == 0
     assert {p.name for p in trace_dir.iterdir()} == {"trace.json", "losses.png", "snapshots.png"}
 
     trace = json.loads((trace_dir / TRACE_FILE).read_text())
@@ -100,7 +91,7 @@ def test_trace_writes_json_plot_and_sheet(tiny_cli, tmp_path, small_rgb, style_r
     assert trace["mode"] == "stylize" and trace["fuchun"] == __version__ and trace["torch"] == torch.__version__
     assert (trace["backbone"], trace["weights_sha256"], trace["device"], trace["precision"]) == (
         "vgg16",
-        "tinysha",
+        "tiny",
         "cpu",
         "fp32",
     )
@@ -125,8 +116,8 @@ def test_trace_writes_json_plot_and_sheet(tiny_cli, tmp_path, small_rgb, style_r
     assert trace["total_time"] >= steps[-1]["elapsed"] >= steps[0]["elapsed"] >= 0
 
 
-def test_trace_pictures_are_pngs_of_sensible_size(tiny_cli, tmp_path, small_rgb, style_rgb):
-    assert _run("stylize", small_rgb, style_rgb, "-o", tmp_path / "out.png", *TINY_FLAGS, "--trace", tmp_path) == 0
+def test_trace_pictures_are_pngs_of_sensible_size(tiny_pretrained, tmp_path, small_rgb, style_rgb):
+    assert _run("stylize", small_rgb, style_rgb, "-o", tmp_path / "out.png", *TRACE_FLAGS, "--trace", tmp_path) == 0
     with Image.open(tmp_path / "losses.png") as plot:
         assert plot.format == "PNG" and plot.size == (960, 540)
         plot.load()
@@ -138,17 +129,17 @@ def test_trace_pictures_are_pngs_of_sensible_size(tiny_cli, tmp_path, small_rgb,
         assert 3 * 224 < sheet.width < 3 * 224 + 100 and 2 * 150 < sheet.height < 2 * 224 + 150
 
 
-def test_texture_trace_has_no_content_input(tiny_cli, tmp_path, style_rgb):
-    assert _run("texture", style_rgb, "-o", tmp_path / "tex.png", *TINY_FLAGS, "--trace", tmp_path / "t") == 0
+def test_texture_trace_has_no_content_input(tiny_pretrained, tmp_path, style_rgb):
+    assert _run("texture", style_rgb, "-o", tmp_path / "tex.png", *TRACE_FLAGS, "--trace", tmp_path / "t") == 0
     trace = json.loads((tmp_path / "t" / TRACE_FILE).read_text())
     assert trace["mode"] == "texture" and "content" not in trace["inputs"]
     assert trace["options"]["init"] == "noise"
 
 
-def test_trace_into_an_existing_file_is_refused_before_the_run(tiny_cli, tmp_path, small_rgb, style_rgb, capsys):
+def test_trace_into_an_existing_file_is_refused_before_the_run(tiny_pretrained, tmp_path, small_rgb, style_rgb, capsys):
     blocker = tmp_path / "taken"
     blocker.write_text("not a directory")
-    status = _run("stylize", small_rgb, style_rgb, "-o", tmp_path / "out.png", *TINY_FLAGS, "--trace", blocker)
+    status = _run("stylize", small_rgb, style_rgb, "-o", tmp_path / "out.png", *TRACE_FLAGS, "--trace", blocker)
     err = capsys.readouterr().err
     assert status == 2
     assert err.splitlines() == [f"fuchun: error: cannot write a trace into '{blocker}': it is a file, not a directory"]
@@ -156,7 +147,7 @@ def test_trace_into_an_existing_file_is_refused_before_the_run(tiny_cli, tmp_pat
 
 
 def test_failed_run_still_writes_its_trace_with_the_error(
-    tiny_cli, tmp_path, small_rgb, style_rgb, monkeypatch, capsys
+    tiny_pretrained, tmp_path, small_rgb, style_rgb, monkeypatch, capsys
 ):
     real, calls = fuchun.losses.tv.total_variation, {"n": 0}
 
@@ -165,7 +156,7 @@ def test_failed_run_still_writes_its_trace_with_the_error(
         return real(image) * (float("nan") if calls["n"] > 3 else 1.0)
 
     monkeypatch.setattr(fuchun.losses.tv, "total_variation", poisoned)
-    status = _run("stylize", small_rgb, style_rgb, "-o", tmp_path / "out.png", *TINY_FLAGS, "--trace", tmp_path / "t")
+    status = _run("stylize", small_rgb, style_rgb, "-o", tmp_path / "out.png", *TRACE_FLAGS, "--trace", tmp_path / "t")
     assert status == 1
     assert "non-finite" in capsys.readouterr().err
     trace = json.loads((tmp_path / "t" / TRACE_FILE).read_text())
@@ -174,9 +165,9 @@ def test_failed_run_still_writes_its_trace_with_the_error(
     assert (tmp_path / "t" / "losses.png").is_file() and (tmp_path / "t" / "snapshots.png").is_file()
 
 
-def test_trace_fed_back_as_config_reproduces_the_run(tiny_cli, tmp_path, small_rgb, style_rgb):
+def test_trace_fed_back_as_config_reproduces_the_run(tiny_pretrained, tmp_path, small_rgb, style_rgb):
     first, second = tmp_path / "first.png", tmp_path / "second.png"
-    flags = [*TINY_FLAGS, "--init", "noise", "--seed", "7", "--style-weight", "3", "--optimizer", "adam"]
+    flags = [*TRACE_FLAGS, "--init", "noise", "--seed", "7", "--style-weight", "3", "--optimizer", "adam"]
     assert _run("stylize", small_rgb, style_rgb, "-o", first, *flags, "--trace", tmp_path / "a") == 0
     assert (
         _run(
@@ -203,26 +194,9 @@ def test_trace_fed_back_as_config_reproduces_the_run(tiny_cli, tmp_path, small_r
 # ----------------------------------------------------------------------------- reporters and pictures
 
 
-class _Recorder(Reporter):
-    def __init__(self, log: list, name: str) -> None:
-        self.log, self.name = log, name
-
-    def start(self, info):
-        self.log.append((self.name, "start", info))
-
-    def step(self, progress):
-        self.log.append((self.name, "step", progress))
-
-    def warning(self, message):
-        self.log.append((self.name, "warning", message))
-
-    def message(self, text):
-        self.log.append((self.name, "message", text))
-
-
 def test_multi_reporter_passes_every_event_to_each_in_order():
     log: list = []
-    multi = MultiReporter(_Recorder(log, "a"), _Recorder(log, "b"))
+    multi = MultiReporter(Recorder("a", log), Recorder("b", log))
     multi.start("info")
     multi.step("progress")
     multi.warning("careful")

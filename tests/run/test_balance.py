@@ -10,18 +10,13 @@ import torch
 from fuchun.api import make_config, render
 from fuchun.config.presets import PRESETS, preset
 from fuchun.objective import Objective
-from fuchun.report.base import Reporter
 from fuchun.run.balance import style_factor, style_pull
-
-
-def _image(h: int, w: int, seed: int) -> torch.Tensor:
-    coarse = torch.rand(1, 3, h // 8, w // 8, generator=torch.Generator().manual_seed(seed))
-    return torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
+from helpers import Recorder, smooth_image
 
 
 def _objective(net, **options) -> tuple[Objective, torch.Tensor]:
     cfg = make_config("stylize", preset="paint", device="cpu", precision="fp32", **options).resolved()
-    photo, style = _image(48, 64, seed=1), _image(64, 64, seed=2)
+    photo, style = smooth_image(48, 64, seed=1), smooth_image(64, 64, seed=2)
     return Objective(net, cfg, content=photo, styles=[style], size=(64, 48)), photo
 
 
@@ -59,20 +54,12 @@ def test_the_cap_is_off_in_every_preset_and_on_with_the_option():
     assert make_config("stylize", style_pull=3.0).resolved().style_pull == 3.0
 
 
-class _Terms(Reporter):
-    def __init__(self) -> None:
-        self.first = None
-
-    def step(self, progress) -> None:
-        self.first = self.first or progress.terms
-
-
 def test_a_run_applies_the_cap_to_its_style_terms(tiny_net):
-    photo, style = _image(48, 64, seed=1)[0], _image(64, 64, seed=2)[0]
+    photo, style = smooth_image(48, 64, seed=1)[0], smooth_image(64, 64, seed=2)[0]
     options = dict(preset="paint", size=64, steps=1, scales="none", device="cpu", precision="fp32", net=tiny_net)
-    free, capped = _Terms(), _Terms()
+    free, capped = Recorder(), Recorder()
     render("stylize", content=photo, style=style, reporter=free, style_pull=0.0, **options)
     objective, _ = _objective(tiny_net)
-    cap = style_pull(objective, _image(48, 64, seed=1)) / 9
+    cap = style_pull(objective, smooth_image(48, 64, seed=1)) / 9
     render("stylize", content=photo, style=style, reporter=capped, style_pull=cap, **options)
-    assert capped.first["w2"] == pytest.approx(free.first["w2"] / 3, rel=1e-4)
+    assert capped.terms[0]["w2"] == pytest.approx(free.terms[0]["w2"] / 3, rel=1e-4)

@@ -13,53 +13,21 @@ from fuchun.api import make_config, render
 from fuchun.config.options import Config
 from fuchun.errors import UsageError
 from fuchun.io.read import ImageError, read_image, resize_image
-from fuchun.report.base import Progress, Reporter, RunInfo
+from fuchun.report.base import Reporter, RunInfo
 from fuchun.run.job import Job, output_size
 from fuchun.run.optimise import NonFiniteLoss
 from fuchun.run.schedule import level_sizes, split_steps
-
-
-def _image(h: int, w: int, seed: int) -> torch.Tensor:
-    """A smooth-ish random (3, H, W) picture in [0, 1]."""
-    coarse = torch.rand(1, 3, max(2, h // 8), max(2, w // 8), generator=torch.Generator().manual_seed(seed))
-    smooth = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)[0]
-    return (0.8 * smooth + 0.2 * torch.rand(3, h, w, generator=torch.Generator().manual_seed(seed + 1))).clamp(0, 1)
+from helpers import Recorder, noise_image, smooth_image
 
 
 @pytest.fixture
 def content() -> torch.Tensor:
-    return _image(60, 80, seed=1)  # 4:3, becomes 64x48 at size 64
+    return smooth_image(60, 80, seed=1, grain=0.2)[0]  # 4:3, becomes 64x48 at size 64
 
 
 @pytest.fixture
 def style() -> torch.Tensor:
-    return _image(70, 70, seed=2)
-
-
-class Recorder(Reporter):
-    """Records every event; clones step images (the engine passes live tensors)."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, object]] = []
-        self.first_image: torch.Tensor | None = None
-
-    def start(self, info: RunInfo) -> None:
-        self.events.append(("start", info))
-
-    def step(self, progress: Progress) -> None:
-        if self.first_image is None:
-            self.first_image = progress.image.detach().clone()
-        self.events.append(("step", progress))
-
-    def warning(self, message: str) -> None:
-        self.events.append(("warning", message))
-
-    def of(self, kind: str) -> list:
-        return [payload for k, payload in self.events if k == kind]
-
-    @property
-    def losses(self) -> list[float]:
-        return [p.loss for p in self.of("step")]
+    return smooth_image(70, 70, seed=2, grain=0.2)[0]
 
 
 def _inputs(mode: str, content, style) -> dict:
@@ -199,7 +167,7 @@ def test_init_modes_start_from_the_right_image(init, tiny_net, tiny_options, con
     if init == "content":
         expected = resize_image(content, size=(64, 48))
     elif init == "noise":
-        expected = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(3))[0]
+        expected = noise_image(48, 64, seed=3)[0]
     elif init == "file":
         expected = resize_image(read_image(small_rgb), size=(64, 48))
     else:

@@ -8,16 +8,17 @@ import torch
 from fuchun.api import render
 from fuchun.errors import Stopped
 from fuchun.report.base import Reporter
+from helpers import noise_image
 
 
 @pytest.fixture
 def content() -> torch.Tensor:
-    return torch.rand(3, 60, 80, generator=torch.Generator().manual_seed(1))  # 4:3
+    return noise_image(60, 80, seed=1)[0]  # 4:3
 
 
 @pytest.fixture
 def style() -> torch.Tensor:
-    return torch.rand(3, 70, 70, generator=torch.Generator().manual_seed(2))
+    return noise_image(70, 70, seed=2)[0]
 
 
 class _StopAfter(Reporter):

@@ -19,9 +19,9 @@ from fuchun.video import synthetic
 from fuchun.video.cache import FrameCache
 from fuchun.video.frames import Selection, probe, read_frames
 from fuchun.video.stylise import stylise_video
+from helpers import TINY_FLAGS
 
-CLI_TINY = ["--preset", "fuchun", "--size", "64", "--steps", "5", "--scales", "none", "--shift", "relu2_1=2"]
-CLI_TINY += ["--device", "cpu", "--precision", "fp32"]
+TINY_FLAGS += ["--device", "cpu", "--precision", "fp32"]
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def test_cli_video_prints_a_line_per_frame(capsys, tmp_path, clip, style, tiny_p
     out = tmp_path / "styled.mp4"
     second = style.with_name("fuchun-mountains.jpg")
     status = main(["video", str(clip), str(style), str(second), "--style-blend", "3,1", "-o", str(out), "--max-frames",
-                   "3", "--preserve-colors", "luminance", *CLI_TINY])  # fmt: skip
+                   "3", "--preserve-colors", "luminance", *TINY_FLAGS])  # fmt: skip
     err = capsys.readouterr().err
     assert status == 0, err
     assert "fuchun: frame 1/3 (source frame 0) in " in err
@@ -142,7 +142,7 @@ def test_cli_video_prints_a_line_per_frame(capsys, tmp_path, clip, style, tiny_p
 def test_cli_video_bad_input_is_one_line(capsys, tmp_path, clip, style, tiny_pretrained, extra, match, monkeypatch):
     monkeypatch.chdir(tmp_path)
     before = set(tmp_path.iterdir())
-    status = main(["video", str(clip), str(style), *extra, *CLI_TINY])
+    status = main(["video", str(clip), str(style), *extra, *TINY_FLAGS])
     err = capsys.readouterr().err
     assert status == 2
     assert err.count("\n") == 1 and err.startswith("fuchun: error: ") and match in err, err
@@ -157,7 +157,7 @@ def test_cli_video_ctrl_c_keeps_the_frames_and_the_same_command_goes_on(capsys, 
     import time
 
     out = tmp_path / "styled.mp4"
-    argv = ["video", str(clip), str(style), "-o", str(out), "--max-frames", "6", *CLI_TINY, "--steps", "40"]
+    argv = ["video", str(clip), str(style), "-o", str(out), "--max-frames", "6", *TINY_FLAGS, "--steps", "40"]
     frames = tmp_path / "styled.mp4.frames"
 
     def interrupt() -> None:  # Ctrl-C once the second frame is on disk
@@ -193,7 +193,7 @@ def test_cli_video_with_the_real_network(capsys, tmp_path, clip, style, real_wei
 def test_cli_video_refuses_a_file_that_is_no_video(capsys, tmp_path, style, tiny_pretrained):
     fake = tmp_path / "fake.mp4"
     fake.write_text("not a video")
-    assert main(["video", str(fake), str(style), "-o", str(tmp_path / "out.mp4"), *CLI_TINY]) == 2
+    assert main(["video", str(fake), str(style), "-o", str(tmp_path / "out.mp4"), *TINY_FLAGS]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fuchun: error: cannot read video") and err.count("\n") == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.mp4"]
