@@ -7,7 +7,7 @@ import torch
 
 from fuchun.config.options import Config
 from fuchun.errors import DeviceError
-from fuchun.objective import Objective, scale_grad
+from fuchun.objective import Objective
 from fuchun.run import machine
 from fuchun.run.machine import Machine, auto_precision, pick_machine
 
@@ -84,14 +84,6 @@ def test_autocast_dtype_and_loss_scale_follow_the_precision():
         assert torch.get_autocast_dtype("cpu") == torch.float16
     with Machine(cpu, "bf16").autocast():
         assert torch.get_autocast_dtype("cpu") == torch.bfloat16
-
-
-def test_scale_grad_leaves_values_and_scales_only_the_gradient():
-    x = torch.rand(5, requires_grad=True)
-    y = scale_grad(x, 8.0)
-    assert torch.equal(y, x)
-    y.sum().backward()
-    assert torch.equal(x.grad, torch.full((5,), 8.0))
 
 
 def test_fp16_gradients_survive_with_the_loss_scale(tiny_net):
