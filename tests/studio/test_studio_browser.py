@@ -1,7 +1,9 @@
 """The studio in a real browser: Debian's Chromium driven by Playwright, the real VGG16, tiny sizes.
 
-One server for the module, one page per test. The first test also takes the README's
-screenshot of the studio in the middle of a run (docs/studio.png).
+One server for the module, one page per test. The first test also takes a screenshot of the
+studio in the middle of a run, in 256 colours: into its own tmp_path, or, where the environment
+variable FUCHUN_STUDIO_SCREENSHOT names a path, there (the README's picture is docs/studio.png).
+A test run leaves the work tree as it was.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import http.cookiejar
 import io
 import json
+import os
 import pathlib
 import time
 import urllib.error
@@ -28,7 +31,6 @@ from studio_support import CHROMIUM, CHROMIUM_ARGS, studio_server  # noqa: E402
 from helpers import EXAMPLES_DIR, REPO  # noqa: E402
 
 pytestmark = pytest.mark.weights
-SCREENSHOT = REPO / "docs" / "studio.png"
 TIMEOUT_MS = 60_000
 
 
@@ -96,6 +98,11 @@ def preview_src(pg) -> str | None:
     return img.first.get_attribute("src") if img.count() else None
 
 
+def screenshot_path(tmp_path: pathlib.Path) -> pathlib.Path:
+    """Where the screenshot goes: FUCHUN_STUDIO_SCREENSHOT where set, else the test's tmp_path."""
+    return pathlib.Path(os.environ.get("FUCHUN_STUDIO_SCREENSHOT") or tmp_path / "studio.png")
+
+
 def download(pg, name: str) -> bytes:
     """Click the download link of ``name`` and return the file's bytes."""
     link = pg.locator(f'#downloads a[download="{name}"]').first
@@ -104,7 +111,10 @@ def download(pg, name: str) -> bytes:
     return pathlib.Path(info.value.path()).read_bytes()
 
 
-def test_upload_run_preview_download(page):
+def test_upload_run_preview_download(page, tmp_path):
+    """Upload, run, see the preview change, download; the screenshot is taken mid-run and written to
+    FUCHUN_STUDIO_SCREENSHOT where that is set (docs/studio.png is made so), else to tmp_path."""
+    screenshot = screenshot_path(tmp_path)
     upload(page, "photo", EXAMPLES_DIR / "tubingen.jpg")
     upload(page, "paintings", EXAMPLES_DIR / "starry-night.jpg")
     page.wait_for_selector("#thumbs img")
@@ -119,10 +129,10 @@ def test_upload_run_preview_download(page):
             seen.append(src)
         step = page.evaluate("document.querySelector('#progress progress')?.value || 0")
         if not shot and len(seen) >= 3 and step >= 16:  # far enough for the loss curve to have a few redraws
-            page.screenshot(path=str(SCREENSHOT), full_page=False)
+            page.screenshot(path=str(screenshot), full_page=False)
             shot = True
-    if shot:  # the README's picture, in 256 colours to keep the repository small
-        Image.open(SCREENSHOT).convert("RGB").quantize(256).save(SCREENSHOT, optimize=True)
+    if shot:  # in 256 colours, which keeps the README's picture small in the repository
+        Image.open(screenshot).convert("RGB").quantize(256).save(screenshot, optimize=True)
         time.sleep(0.1)
     assert "done: 128x" in notice(page), notice(page)
     assert len(seen) >= 3, f"the preview changed {len(seen) - 1} times before the end"
