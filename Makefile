@@ -8,7 +8,7 @@ EXAMPLES = src/fuchun/examples
 # the studio's browser tests drive Debian's Chromium (Playwright's own browser download needs the network)
 CHROMIUM = /usr/bin/chromium
 
-.PHONY: install weights demo studio lint test bench clean
+.PHONY: install weights demo studio lint test bench evidence studio-picture clean
 
 $(BIN)/fuchun: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,14 @@ test: weights $(CHROMIUM)
 
 bench: weights
 	$(BIN)/python benchmarks/speed.py
+
+# docs/evidence.md from benchmarks/results/*.json (each benchmark writes its own file)
+evidence: install
+	$(BIN)/python benchmarks/evidence.py
+
+# docs/studio.png: the studio in the middle of a run, taken by its browser test
+studio-picture: weights $(CHROMIUM)
+	FUCHUN_STUDIO_SCREENSHOT=docs/studio.png $(BIN)/python -m pytest -q tests/studio/test_studio_browser.py -k upload_run_preview
 
 clean:
 	rm -rf $(VENV) demo.png
