@@ -98,7 +98,7 @@ def test_a_blend_weighted_one_and_zero_is_the_first_style():
 
 def test_directions_are_unit_vectors_fixed_by_the_seed_and_new_at_each_layer_and_level():
     v = random_directions(64, 64, seed=direction_seed(0, "relu1_1", (32, 32)))
-    assert torch.allclose(v.norm(dim=1), torch.ones(64))
+    assert torch.allclose(v.norm(dim=1), torch.ones(64, dtype=torch.float64))
     assert torch.equal(v, random_directions(64, 64, seed=direction_seed(0, "relu1_1", (32, 32))))
     assert direction_seed(0, "relu1_1", (32, 32)) == 925639990  # the same in every process (no hash())
     seeds = {direction_seed(s, layer, size) for s, layer, size in [(0, "relu1_1", (32, 32)), (0, "relu2_1", (32, 32)),

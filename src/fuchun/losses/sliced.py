@@ -36,7 +36,7 @@ import zlib
 import torch
 from torch import nn
 
-from fuchun.losses._common import EPS, exact, flat
+from fuchun.losses._common import EPS, exact, exact_dtype, flat
 from fuchun.losses.histogram import masked_histogram_match, match_rows, quantile_table, resample_table
 
 DIRECTION_CHUNK = 16  # directions projected and ranked at a time: bounds the copies of a large map
@@ -49,10 +49,10 @@ def direction_seed(seed: int, layer: str, size: tuple[int, int]) -> int:
 
 
 def random_directions(channels: int, count: int, *, seed: int) -> torch.Tensor:
-    """``count`` directions drawn uniformly on the unit sphere of R^channels: (count, channels), float32."""
+    """``count`` directions drawn uniformly on the unit sphere of R^channels: (count, channels), float64."""
     g = torch.Generator().manual_seed(seed)
     v = torch.randn(count, channels, generator=g, dtype=torch.float64)
-    return (v / v.norm(dim=1, keepdim=True)).float()
+    return v / v.norm(dim=1, keepdim=True)
 
 
 def projected(feats: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
@@ -118,7 +118,7 @@ class SlicedWassersteinLoss(nn.Module):
             directions = random_directions(channels, channels, seed=seed)
         if directions.dim() != 2 or directions.shape[1] != channels:
             raise ValueError(f"need directions of shape (K, {channels}), got {tuple(directions.shape)}")
-        self.register_buffer("directions", exact(directions.to(feats[0].device)))
+        self.register_buffer("directions", directions.to(feats[0].device, exact_dtype(feats[0].dtype)))
         table = quantile_table([projected(f, self.directions) for f in feats], weights)  # (K, N) sorted
         self.register_buffer("table", table)
         self.scale_value = float(table.pow(2).mean().clamp_min(EPS))

@@ -31,6 +31,7 @@ from fuchun.io.formats import StrPath, check_image_tensor
 from fuchun.io.read import check_min_size, read_image, resize_image
 from fuchun.losses import content_loss, gram_matrix
 from fuchun.losses._common import energy
+from fuchun.losses.sliced import random_directions
 from fuchun.losses.terms import GATYS_STYLE
 from fuchun.net.features import VGGFeatures
 from fuchun.numeric import blur, gaussian_kernel
@@ -194,10 +195,7 @@ def srgb_to_lab(image: torch.Tensor) -> torch.Tensor:
 
 def _directions(count: int) -> torch.Tensor:
     """(count, 3) fixed unit vectors: the three Lab axes, then seeded random directions."""
-    gen = torch.Generator().manual_seed(0)
-    extra = torch.randn(max(0, count - 3), 3, generator=gen, dtype=torch.float64)
-    d = torch.cat([torch.eye(3, dtype=torch.float64), extra])[:count]
-    return d / d.norm(dim=1, keepdim=True)
+    return torch.cat([torch.eye(3, dtype=torch.float64), random_directions(3, max(0, count - 3), seed=0)])[:count]
 
 
 def colour_distance(image: torch.Tensor, style: torch.Tensor, *, directions: int = COLOUR_DIRECTIONS) -> float:
