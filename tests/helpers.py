@@ -2,7 +2,7 @@
 one recording reporter, the options that turn every loss term on, small checks of the command line.
 
 It imports as ``helpers`` from every test folder (``pythonpath`` in pyproject.toml's pytest
-section); the fixtures that hand these out are in conftest.py.
+section); conftest.py's fixtures (tiny_net, examples_dir...) are made from it.
 """
 
 from __future__ import annotations
