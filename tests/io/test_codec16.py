@@ -132,3 +132,23 @@ def test_16bit_tiff_bomb_and_truncation_are_one_line_errors(tmp_path, monkeypatc
     with pytest.raises(ImageError, match="cut.tif") as info:
         read_image(cut)
     assert "\n" not in str(info.value)
+
+
+def test_a_tiff_whose_image_length_is_a_list_is_a_one_line_error(tmp_path):
+    # a fuzzed file: ImageLength (tag 257) with a count of 2 makes tifffile compare a tuple with
+    # an int, a TypeError, which the reader must turn into its one-line error as any other
+    from fuchun.errors import ImageError
+
+    path = tmp_path / "odd.tif"
+    tifffile.imwrite(path, _deep((8, 8, 3), seed=3), photometric="rgb")
+    data = bytearray(path.read_bytes())
+    ifd = int.from_bytes(data[4:8], "little")
+    entries = int.from_bytes(data[ifd : ifd + 2], "little")
+    for k in range(entries):
+        entry = ifd + 2 + 12 * k
+        if int.from_bytes(data[entry : entry + 2], "little") == 257:
+            data[entry + 4 : entry + 8] = (2).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match="odd.tif") as info:
+        read_image(path)
+    assert "\n" not in str(info.value)
