@@ -134,21 +134,33 @@ def test_16bit_tiff_bomb_and_truncation_are_one_line_errors(tmp_path, monkeypatc
     assert "\n" not in str(info.value)
 
 
-def test_a_tiff_whose_image_length_is_a_list_is_a_one_line_error(tmp_path):
-    # a fuzzed file: ImageLength (tag 257) with a count of 2 makes tifffile compare a tuple with
-    # an int, a TypeError, which the reader must turn into its one-line error as any other
+def _patched_tiff(path, samples, *, tag: int, at: int, value: int) -> None:
+    """A TIFF of ``samples`` whose first-IFD entry ``tag`` has the 4 bytes at ``at`` (0: its tag and
+    type, 4: its count, 8: its value) set to ``value``."""
+    tifffile.imwrite(path, samples, photometric="rgb" if samples.ndim == 3 else "minisblack")
+    data = bytearray(path.read_bytes())
+    ifd = int.from_bytes(data[4:8], "little")
+    for k in range(int.from_bytes(data[ifd : ifd + 2], "little")):
+        entry = ifd + 2 + 12 * k
+        if int.from_bytes(data[entry : entry + 2], "little") == tag:
+            data[entry + at : entry + at + 4] = value.to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("shape", "tag", "at", "value"),
+    [
+        ((8, 8, 3), 257, 4, 2),  # ImageLength given as two numbers: tifffile compares a tuple with an int
+        ((8, 8), 259, 0, 322 | 3 << 16),  # Compression's entry turned TileWidth: a tile length of 0 divides
+    ],
+)
+def test_fuzzed_tiffs_that_break_tifffile_are_one_line_errors(tmp_path, shape, tag, at, value):
+    # found by the fuzz test: tifffile raised TypeError and ZeroDivisionError, which the reader
+    # must turn into its one-line error as it does any other library error
     from fuchun.errors import ImageError
 
     path = tmp_path / "odd.tif"
-    tifffile.imwrite(path, _deep((8, 8, 3), seed=3), photometric="rgb")
-    data = bytearray(path.read_bytes())
-    ifd = int.from_bytes(data[4:8], "little")
-    entries = int.from_bytes(data[ifd : ifd + 2], "little")
-    for k in range(entries):
-        entry = ifd + 2 + 12 * k
-        if int.from_bytes(data[entry : entry + 2], "little") == 257:
-            data[entry + 4 : entry + 8] = (2).to_bytes(4, "little")
-    path.write_bytes(bytes(data))
+    _patched_tiff(path, _deep(shape, seed=3), tag=tag, at=at, value=value)
     with pytest.raises(ImageError, match="odd.tif") as info:
         read_image(path)
     assert "\n" not in str(info.value)

@@ -36,7 +36,17 @@ _TIFF_BITS, _TIFF_ORIENTATION = 258, 274
 _TIFF_COLOURS = (1, 2)  # photometric interpretations read here: grey (black is zero) and RGB
 _ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 1, 2  # TIFF ExtraSamples values
 # what the libraries raise for corrupt or truncated data (turned into ValueError for the reader)
-_LIBRARY_ERRORS = (RuntimeError, ValueError, TypeError, OSError, KeyError, IndexError, EOFError, tifffile.TiffFileError)
+_LIBRARY_ERRORS = (
+    RuntimeError,
+    ValueError,
+    TypeError,
+    ArithmeticError,
+    OSError,
+    KeyError,
+    IndexError,
+    EOFError,
+    tifffile.TiffFileError,
+)
 
 
 def hwc_to_tensor(rgb: np.ndarray) -> torch.Tensor:
