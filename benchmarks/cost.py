@@ -29,7 +29,7 @@ VARIANTS = {
     "+ histogram": dict(preset="fuchun", shift_weight=0.0, tv_weight=0.0),
     "fuchun (all the article's terms + TV)": dict(preset="fuchun"),
     "paint, the default (content + W2)": dict(preset="paint"),
-    "paint with sliced Wasserstein for W2": dict(preset="paint", w2_weight=0.0, sliced_weight=5.0),
+    "paint with sliced Wasserstein for W2": dict(preset="paint", w2_weight=0.0, sliced_weight=20.0),
 }
 
 
