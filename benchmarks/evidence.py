@@ -52,8 +52,8 @@ SECTIONS = (
         "default (`paint`: Gaussian Wasserstein-2 style) and by the default with the sliced "
         "Wasserstein style loss in W2's place (`paint[w2-weight=0;sliced-weight=20]`: the weight at "
         "which it paints as much of the style as W2 on a pair outside the set, the lion with *The "
-        "Starry Night*), on one loaded network. " + MEASURES + " The default's promise: more of the style than `gatys` on every "
-        "pair, while its structure stays within 0.05 of what `gatys` keeps.",
+        "Starry Night*), on one loaded network. " + MEASURES + " The default's promise: more of the "
+        "style than `gatys` on every pair, while its structure stays within 0.05 of what `gatys` keeps.",
         ("quality",),
         (("evidence/quality-256.jpg", "every pair at 256 px: photo, painting, then each run"),),
         'python benchmarks/quality.py --presets "gatys,paint,paint[w2-weight=0;sliced-weight=20]" --sizes 256',
