@@ -220,7 +220,12 @@ def _write_json(out: pathlib.Path, args, results: list[dict]) -> None:
 
 def gaps(results: list[dict]) -> dict[tuple[str, int], float]:
     """Per (pair, size): the baseline's structure (absent when the baseline was not run)."""
-    return {(r["pair"], r["size"]): r["structure"] for r in results if r["preset"] == BASELINE}
+    return _baseline(results, "structure")
+
+
+def _baseline(results: list[dict], measure: str) -> dict[tuple[str, int], float]:
+    """Per (pair, size): the baseline's value of ``measure``."""
+    return {(r["pair"], r["size"]): r[measure] for r in results if r["preset"] == BASELINE}
 
 
 def table(results: list[dict], size: int) -> tuple[list[str], list[list[str]]]:
@@ -237,10 +242,12 @@ def table(results: list[dict], size: int) -> tuple[list[str], list[list[str]]]:
 
 
 def summary(results: list[dict], size: int, presets: list[str]) -> tuple[list[str], list[list[str]]]:
-    """Means per preset and, against the baseline, the worst structure gap and how many pairs keep within 0.05."""
-    base = gaps(results)
+    """Means per preset and, against the baseline, the worst structure gap, how many pairs keep
+    within 0.05 of its structure and how many take more of the style."""
+    structure, style = gaps(results), _baseline(results, "style_distance")
     columns = ["preset", "mean time s", "mean style distance", "mean structure", "mean colour distance",
-               "worst structure gap to gatys (pair)", "pairs within 0.05 of gatys"]  # fmt: skip
+               "worst structure gap to gatys (pair)", "pairs within 0.05 of gatys",
+               "pairs with less style distance than gatys"]  # fmt: skip
     rows = []
     for preset in presets:
         chosen = [r for r in results if r["size"] == size and r["preset"] == preset]
@@ -248,12 +255,15 @@ def summary(results: list[dict], size: int, presets: list[str]) -> tuple[list[st
             continue
         means = [statistics.mean(r[k] for r in chosen) for k in ("seconds", "style_distance", "structure")]
         colour = statistics.mean(r["colour_distance"] for r in chosen)
-        worst, within = "", ""
-        scored = [(base[r["pair"], size] - r["structure"], r["pair"]) for r in chosen if (r["pair"], size) in base]
-        if scored and preset != BASELINE:
-            gap, pair = max(scored)
-            worst, within = f"{gap:+.3f} ({pair})", f"{sum(g <= 0.05 for g, _ in scored)}/{len(scored)}"
-        rows.append([preset, f"{means[0]:.1f}", f"{means[1]:.3f}", f"{means[2]:.3f}", f"{colour:.2f}", worst, within])
+        worst, within, styled = "", "", ""
+        compared = [r for r in chosen if (r["pair"], size) in structure]
+        if compared and preset != BASELINE:
+            gap, pair = max((structure[r["pair"], size] - r["structure"], r["pair"]) for r in compared)
+            worst = f"{gap:+.3f} ({pair})"
+            within = f"{sum(structure[r['pair'], size] - r['structure'] <= 0.05 for r in compared)}/{len(compared)}"
+            styled = f"{sum(r['style_distance'] < style[r['pair'], size] for r in compared)}/{len(compared)}"
+        row = [preset, f"{means[0]:.1f}", f"{means[1]:.3f}", f"{means[2]:.3f}", f"{colour:.2f}", worst, within, styled]
+        rows.append(row)
     return columns, rows
 
 
